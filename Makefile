@@ -1,0 +1,39 @@
+# Two entry points: `make demo` builds the default dataset, `make test` runs the tests.
+# Both create .venv and install what they need on first use.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+OUT     ?= out
+
+.PHONY: demo test test-slow bench doctor clean system-deps
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+# The sandbox runs untrusted code inside bubblewrap where the machine has it.
+system-deps:
+	@if ! command -v bwrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing bubblewrap and libseccomp2 (sandbox isolation)"; \
+	  (apt-get install -y -qq bubblewrap libseccomp2 >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap libseccomp2 >/dev/null 2>&1)) || \
+	  echo "could not install bubblewrap: the sandbox will run without it (see 'iccgen doctor')"; \
+	fi
+
+demo: $(STAMP) system-deps
+	$(BIN)/iccgen run examples/demo.toml --out $(OUT)
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q -m slow
+
+doctor: $(STAMP)
+	$(BIN)/iccgen doctor
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,45 @@
+"""Typed errors. Each message says what went wrong, where, and what to do next.
+
+`UserError` and its subclasses are mistakes the user can fix (config, paths, inputs): the CLI
+prints them on one line and exits with code 2, never with a traceback.
+"""
+
+
+class IccgenError(Exception):
+    """Base of every error iccgen raises on purpose."""
+
+    exit_code = 1
+
+
+class UserError(IccgenError):
+    """Something the user gave us is wrong; the message says how to fix it."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """The job config (file or flags) is malformed or has a bad value."""
+
+
+class OutputError(UserError):
+    """The output location cannot be used (unwritable, or holds another job)."""
+
+
+class JobMismatchError(OutputError):
+    """The output folder holds a job whose config differs from this one."""
+
+
+class InputError(UserError):
+    """An input (seed images, parent shards, programs) cannot be read."""
+
+
+class ShardError(IccgenError):
+    """A committed shard is unreadable (truncated, corrupt, wrong schema)."""
+
+
+class EndpointError(IccgenError):
+    """A model endpoint stayed unreachable or answered garbage after all retries."""
+
+
+class JobFailed(IccgenError):
+    """Some work units failed; committed shards are intact and a rerun resumes."""
