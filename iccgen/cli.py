@@ -1,0 +1,182 @@
+"""`iccgen`: build, resume, inspect and check ICC datasets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from rich.console import Console
+
+from iccgen.errors import IccgenError
+
+DESCRIPTION = """\
+iccgen builds STEM Image-Caption-Code datasets (after CodePercept, CVPR 2026): every image is
+the rendering of the matplotlib program stored beside it, every caption is grounded in it.
+
+  iccgen run examples/demo.toml            run (or resume) a job
+  iccgen status out                        what a job has done
+  iccgen inspect out --n 5                 look at sample triplets and rejects
+  iccgen render prog.py -o img.png         run one program in the sandbox
+  iccgen doctor                            which sandbox isolation layers are active here
+"""
+
+RUN_EPILOG = """\
+A job is resumable: run the same command again after a crash or Ctrl-C; committed shards are
+skipped, a changed config is refused. Flags override the TOML file's values. Config keys:
+  out, pipelines, n, seed, shard_size, max_attempts, workers, address, max_in_flight,
+  [solid] mix difficulty, [diversity] mutator k mutations from n,
+  [reproduce] seeds image_column max_repairs min_ssim max_phash_distance n,
+  [model] base_url(s) model api_key_env temperature top_p max_tokens timeout_s max_retries
+          concurrency, [dedup] enabled threshold,
+  [sandbox] workers dpi figsize cpu_seconds wall_seconds memory_mb
+See README.md for a full example."""
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run or resume a job",
+        description="Run a job from a TOML config and/or flags; the same command resumes it.",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("config", nargs="?", help="job TOML file (optional: flags alone are enough)")
+    p.add_argument("--pipeline", help="pipelines to run, comma-separated: solid, diversity, reproduce")
+    p.add_argument("--n", type=int, help="triplets to keep per pipeline (default 200)")
+    p.add_argument("--out", help="output folder or s3:// / gs:// URI (default ./out)")
+    p.add_argument("--shard-size", type=int, help="items per work unit and shard (default 25)")
+    p.add_argument("--seed", type=int, help="random seed of the whole job (default 0)")
+    p.add_argument("--workers", type=int, help="unit workers (Ray actors); default one per core")
+    p.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else local Ray)")
+    p.add_argument("--from", dest="source", help="diversity: parent job output or folder of .py files")
+    p.add_argument("--seeds", help="reproduce: folder of seed images or a Parquet table")
+    p.add_argument("--endpoint", action="append", help="model: OpenAI-compatible base URL (repeatable)")
+    p.add_argument("--model", help="model: served model name")
+    p.set_defaults(func=_cmd_run)
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    sections: dict = {
+        "diversity": {"from": args.source} if args.source else None,
+        "reproduce": {"seeds": args.seeds} if args.seeds else None,
+        "model": {k: v for k, v in (("base_urls", args.endpoint), ("model", args.model)) if v} or None,
+    }
+    flat = {
+        "pipelines": args.pipeline.split(",") if args.pipeline else None,
+        "n": args.n,
+        "out": args.out,
+        "shard_size": args.shard_size,
+        "seed": args.seed,
+        "workers": args.workers,
+        "address": args.address,
+    }
+    return {**flat, **sections}
+
+
+def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from iccgen.config import load_config
+    from iccgen.runner import run_job
+
+    job = load_config(args.config, **_overrides(args))
+    results = run_job(job, console)
+    rows = sum(r.rows for r in results)
+    console.print(
+        f"[green]done[/green]: {rows} triplets in {job.out}\n"
+        f"  look at them:  iccgen inspect {job.out} --n 5\n"
+        f"  statistics:    iccgen status {job.out}"
+    )
+    return 0
+
+
+def _add_status(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="units done and pending, rows, rejects by reason",
+                       description="Summarise a job's output folder without changing it.")
+    p.add_argument("out", help="the job's output folder or URI")
+    p.set_defaults(func=_cmd_status)
+
+
+def _cmd_status(args: argparse.Namespace, console: Console) -> int:
+    from iccgen.report import print_status
+
+    print_status(args.out, console)
+    return 0
+
+
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="print sample triplets and write their images",
+                       description="Print K sample triplets (id, caption, code head) and write "
+                       "each image as a PNG; --rejects lists why candidates were rejected.")
+    p.add_argument("out", help="the job's output folder or URI")
+    p.add_argument("--n", type=int, default=5, help="how many triplets (default 5)")
+    p.add_argument("--pipeline", help="only this pipeline")
+    p.add_argument("--seed", type=int, default=0, help="which random sample (default 0)")
+    p.add_argument("--images", default="inspect", help="folder for the PNGs (default ./inspect)")
+    p.add_argument("--rejects", action="store_true", help="show reject reasons and examples")
+    p.set_defaults(func=_cmd_inspect)
+
+
+def _cmd_inspect(args: argparse.Namespace, console: Console) -> int:
+    from iccgen.report import print_rejects, print_samples
+
+    if args.rejects:
+        print_rejects(args.out, console, args.pipeline)
+    else:
+        print_samples(args.out, console, args.n, args.pipeline, args.seed, args.images)
+    return 0
+
+
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="run one program in the sandbox, write its PNG (and trace)",
+                       description="Execute a matplotlib program in the sandbox, as the pipelines do.")
+    p.add_argument("program", help="a Python file")
+    p.add_argument("-o", "--output", required=True, help="PNG to write")
+    p.add_argument("--trace", help="also write the execution trace as JSON here")
+    p.add_argument("--dpi", type=int, help="rendering DPI (default: the sandbox's)")
+    p.set_defaults(func=_cmd_render)
+
+
+def _cmd_render(args: argparse.Namespace, console: Console) -> int:
+    from iccgen.render import render_file
+
+    return render_file(args.program, args.output, args.trace, args.dpi, console)
+
+
+def _add_doctor(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="which sandbox isolation layers this machine provides",
+                       description="Report every sandbox isolation layer: active, or why not.")
+    p.set_defaults(func=_cmd_doctor)
+
+
+def _cmd_doctor(args: argparse.Namespace, console: Console) -> int:
+    from iccgen.render import print_doctor
+
+    return print_doctor(console)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="iccgen", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = p.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for add in (_add_run, _add_status, _add_inspect, _add_render, _add_doctor):
+        add(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    console = Console(stderr=True)
+    func: Callable[[argparse.Namespace, Console], int] = args.func
+    try:
+        return func(args, console)
+    except IccgenError as e:
+        console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        return e.exit_code
+    except KeyboardInterrupt:
+        console.print("interrupted: committed shards are intact; run the same command to resume")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

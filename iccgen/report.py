@@ -1,0 +1,91 @@
+"""What `iccgen status` and `iccgen inspect` show: read-only views of a job's output."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from iccgen.errors import OutputError
+from iccgen.store import ShardStore
+
+CODE_HEAD_LINES = 12
+
+
+def open_job(out: str) -> tuple[ShardStore, dict]:
+    store = ShardStore(out)
+    job = store.read_job()
+    if job is None:
+        raise OutputError(f"{out}: no iccgen job here (no _job.json); run `iccgen run` first")
+    return store, job
+
+
+def print_status(out: str, console: Console) -> None:
+    store, job = open_job(out)
+    table = Table(title=f"{out}  (job {job['fingerprint']}, created {job.get('created', '?')})")
+    for col in ("pipeline", "units done", "pending", "rows", "attempts", "shortfall", "rejects by reason"):
+        table.add_column(col)
+    for pipeline in job.get("pipelines", store.pipelines()):
+        stats = [s for _, s in store.iter_stats(pipeline)]
+        planned = job.get("planned", {}).get(pipeline)
+        done = len(stats)
+        pending = "not started" if planned is None else str(planned - done)
+        rejects = sum((Counter(s.get("rejects", {})) for s in stats), Counter())
+        table.add_row(
+            pipeline,
+            str(done),
+            pending,
+            str(sum(s.get("kept", 0) for s in stats)),
+            str(sum(s.get("attempts", 0) for s in stats)),
+            str(sum(s.get("shortfall", 0) for s in stats)),
+            ", ".join(f"{k} {v}" for k, v in rejects.most_common()) or "-",
+        )
+    console.print(table)
+    temps = store.temporaries()
+    if temps:
+        console.print(f"{len(temps)} temporary file(s) from an interrupted run (swept on resume)")
+    cfg = job.get("config", {})
+    console.print(
+        f"config: pipelines={job.get('pipelines')} n={cfg.get('n')} seed={cfg.get('seed')} "
+        f"shard_size={cfg.get('shard_size')} dedup≤{cfg.get('dedup', {}).get('threshold')}"
+    )
+
+
+def print_samples(
+    out: str, console: Console, n: int, pipeline: str | None, seed: int, images: str
+) -> None:
+    store, job = open_job(out)
+    names = [pipeline] if pipeline else job.get("pipelines", store.pipelines())
+    tables = [t for t in (store.read(p) for p in names) if t is not None and t.num_rows]
+    if not tables:
+        raise OutputError(f"{out}: no committed rows yet")
+    rows = [r for t in tables for r in t.to_pylist()]
+    picks = np.random.default_rng(seed).choice(len(rows), size=min(n, len(rows)), replace=False)
+    folder = Path(images)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in sorted(picks):
+        row = rows[i]
+        path = folder / f"{row['id']}.png"
+        path.write_bytes(row["image"]["bytes"])
+        head = "\n".join(row["code"].splitlines()[:CODE_HEAD_LINES])
+        console.rule(f"[bold]{row['id']}[/bold]  {row.get('family') or row['pipeline']}")
+        console.print(f"[bold]caption[/bold]: {row['caption']}", highlight=False)
+        if row.get("question"):
+            console.print(f"[bold]question[/bold]: {row['question']}  [bold]answer[/bold]: {row['answer']}")
+        console.print(f"[bold]code[/bold] (first {CODE_HEAD_LINES} lines):\n{head}", highlight=False)
+        console.print(f"[bold]image[/bold]: {path}  ({row['width']}×{row['height']})")
+
+
+def print_rejects(out: str, console: Console, pipeline: str | None) -> None:
+    store, job = open_job(out)
+    for name in [pipeline] if pipeline else job.get("pipelines", store.pipelines()):
+        samples = [r for _, s in store.iter_stats(name) for r in s.get("reject_samples", [])]
+        counts = sum((Counter(s.get("rejects", {})) for _, s in store.iter_stats(name)), Counter())
+        console.rule(f"[bold]{name}[/bold]: {sum(counts.values())} rejects")
+        for reason, count in counts.most_common():
+            console.print(f"  {reason}: {count}")
+            for r in [s for s in samples if s["reason"] == reason][:3]:
+                console.print(f"    item {r['item']} attempt {r['attempt']}: {r['detail']}", highlight=False)

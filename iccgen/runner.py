@@ -1,0 +1,262 @@
+"""The job driver: plan units, skip committed ones, run the rest on UnitWorker actors.
+
+The driver writes nothing but `OUT/_job.json`; every shard is committed by the worker that made
+it. Killing the driver (Ctrl-C or SIGKILL) loses at most the units in flight: rerunning the same
+command skips what is committed and sweeps the temporaries a killed writer left.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import ray
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from iccgen import __version__
+from iccgen.config import JobConfig, diff_fields
+from iccgen.errors import EndpointError, JobFailed, JobMismatchError
+from iccgen.store import ShardStore
+from iccgen.unit import Pipeline, UnitSpec
+from pipelines.registry import get_pipeline
+from workers.dedup import DedupIndex
+from workers.unit_worker import RemoteUnitWorker
+
+POLL_S = 0.5
+UNIT_RETRIES = 2  # a unit whose worker died is tried again this many times
+
+
+@dataclass
+class StageResult:
+    pipeline: str
+    planned: int = 0
+    skipped: int = 0
+    committed: int = 0
+    rows: int = 0
+    shortfall: int = 0
+    rejects: Counter[str] = field(default_factory=Counter)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
+    """Refuse an output that holds another job; otherwise record this job's config."""
+    existing = store.read_job()
+    if existing is not None:
+        if existing.get("fingerprint") != job.fingerprint():
+            changed = diff_fields(existing.get("config", {}), job.output_fields()) or ["(unknown)"]
+            raise JobMismatchError(
+                f"{store.uri} holds a job with a different config (changed: {', '.join(changed)}); "
+                "rerun with the original config to resume, or choose a new --out"
+            )
+        return existing
+    store.check_writable()
+    record = {
+        "fingerprint": job.fingerprint(),
+        "config": job.output_fields(),
+        "pipelines": job.pipelines,
+        "planned": {},
+        "iccgen": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    store.write_job(record)
+    return record
+
+
+def connect(job: JobConfig) -> None:
+    """Join the cluster at --address / RAY_ADDRESS, else start local Ray on this machine's cores."""
+    if ray.is_initialized():
+        return
+    address = job.address or os.environ.get("RAY_ADDRESS")
+    common = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    if address:
+        ray.init(address=address, **common)
+    else:
+        ray.init(num_cpus=os.cpu_count(), object_store_memory=512 * 1024**2, **common)
+
+
+def load_dedup(store: ShardStore, job: JobConfig) -> Any | None:
+    """The job-wide index, rebuilt from the committed shards' hash column."""
+    if not job.dedup.enabled:
+        return None
+    index = DedupIndex.remote(job.dedup.threshold)
+    for pipeline in store.pipelines():
+        table = store.read(pipeline, columns=["id", "phash"])
+        if table is not None and table.num_rows:
+            ids = table.column("id").to_pylist()
+            hashes = table.column("phash").to_numpy().astype(np.uint64)
+            ray.get(index.add.remote(ids, hashes))
+    return index
+
+
+class Dispatcher:
+    """Keeps a bounded number of units in flight over a set of UnitWorker actors."""
+
+    def __init__(self, job: JobConfig, dedup: Any | None, model: Any | None = None):
+        self.job, self.dedup, self.model = job, dedup, model
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        count = job.workers or max(1, cpus // job.sandbox.workers)
+        self.workers = [self._spawn() for _ in range(count)]
+        self.per_worker = max(1, (job.max_in_flight or 2 * count) // count)
+
+    def _spawn(self) -> Any:
+        options = dict(num_cpus=self.job.sandbox.workers, max_restarts=0)
+        return RemoteUnitWorker.options(**options).remote(
+            self.job.model_dump(mode="json", by_alias=True), self.dedup, self.model
+        )
+
+    def live(self) -> tuple[int, int]:
+        """Kept and rejected counts of the units in flight, summed over workers."""
+        refs = [w.progress.remote() for w in self.workers]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=POLL_S)
+        kept = rejected = 0
+        for ref in ready:
+            try:
+                for k, r in ray.get(ref).values():
+                    kept, rejected = kept + k, rejected + r
+            except ray.exceptions.RayError:
+                continue
+        return kept, rejected
+
+    def run(self, pipeline: Pipeline, todo: list[UnitSpec], result: StageResult, bar: Any) -> None:
+        queue: deque[tuple[UnitSpec, int]] = deque((spec, 0) for spec in todo)
+        load = {i: 0 for i in range(len(self.workers))}
+        pending: dict[Any, tuple[UnitSpec, int, int]] = {}
+        abort: str | None = None
+        while (queue and abort is None) or pending:
+            while queue and abort is None and min(load.values()) < self.per_worker:
+                slot = min(load, key=load.get)
+                spec, tries = queue.popleft()
+                pending[self.workers[slot].run_unit.remote(pipeline, spec)] = (spec, slot, tries)
+                load[slot] += 1
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
+            for ref in done:
+                spec, slot, tries = pending.pop(ref)
+                load[slot] -= 1
+                abort = self._collect(ref, spec, slot, tries, queue, result) or abort
+            bar(result, *self.live())
+        if abort:
+            raise EndpointError(abort)
+
+    def _collect(self, ref, spec, slot, tries, queue, result: StageResult) -> str | None:
+        try:
+            report = ray.get(ref)
+        except ray.exceptions.RayActorError as e:
+            self.workers[slot] = self._spawn()
+            if tries < UNIT_RETRIES:
+                queue.append((spec, tries + 1))
+            else:
+                result.failed[spec.key] = f"worker died {tries + 1} times: {e}"
+            return None
+        except ray.exceptions.RayTaskError as e:
+            cause = getattr(e, "cause", None) or e
+            result.failed[spec.key] = f"{type(cause).__name__}: {cause}"
+            return str(cause) if isinstance(cause, EndpointError) else None
+        stats = report["stats"]
+        result.committed += 1
+        result.rows += report["rows"]
+        result.shortfall += stats["shortfall"]
+        result.rejects.update(stats["rejects"])
+        return None
+
+    def close(self) -> None:
+        for w in self.workers:
+            ray.kill(w)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("kept · units {task.fields[units]} · rejects {task.fields[rejects]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def run_stage(
+    pipeline: Pipeline, store: ShardStore, dispatcher: Dispatcher, console: Console
+) -> StageResult:
+    specs = pipeline.plan(store)
+    job = store.read_job() or {}
+    job.setdefault("planned", {})[pipeline.name] = len(specs)
+    store.write_job(job)
+    done = store.committed_units(pipeline.name)
+    todo = [s for s in specs if s.unit not in done]
+    result = StageResult(pipeline.name, planned=len(specs), skipped=len(specs) - len(todo))
+    result.rows = sum(
+        store.stats(pipeline.name, s.unit).get("kept", 0) for s in specs if s.unit in done
+    )
+    total = sum(s.items for s in specs)
+    with _progress(console) as progress:
+        task = progress.add_task(pipeline.name, total=total, units="", rejects=0)
+
+        def bar(r: StageResult, live_kept: int = 0, live_rejected: int = 0) -> None:
+            units = f"{r.skipped + r.committed}/{r.planned}"
+            rejects = sum(r.rejects.values()) + live_rejected
+            progress.update(task, completed=r.rows + live_kept, units=units, rejects=rejects)
+
+        bar(result)
+        dispatcher.run(pipeline, todo, result, bar)
+        bar(result)
+    return result
+
+
+def summarise(results: list[StageResult], store: ShardStore, console: Console, seconds: float) -> None:
+    table = Table(title=f"iccgen job → {store.uri}  ({seconds:.0f} s)")
+    for col in ("pipeline", "units", "rows", "shortfall", "rejects by reason", "failed"):
+        table.add_column(col)
+    for r in results:
+        rejects = ", ".join(f"{k} {v}" for k, v in r.rejects.most_common()) or "-"
+        table.add_row(
+            r.pipeline,
+            f"{r.skipped + r.committed}/{r.planned}" + (f" ({r.skipped} resumed)" if r.skipped else ""),
+            str(r.rows),
+            str(r.shortfall),
+            rejects,
+            str(len(r.failed)),
+        )
+    console.print(table)
+    for r in results:
+        for key, why in r.failed.items():
+            console.print(f"[red]failed[/red] {key}: {why}")
+
+
+def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]:
+    """Run (or resume) a job. Raises a typed error; the CLI maps it to an exit code."""
+    console = console or Console(stderr=True)
+    pipelines = [get_pipeline(name, job) for name in job.pipelines]  # validates inputs first
+    store = ShardStore(job.out)
+    prepare_output(store, job)
+    swept = store.sweep_temporaries()
+    if swept:
+        console.print(f"swept {swept} temporary file(s) left by an interrupted run")
+    t0 = time.time()
+    connect(job)
+    dedup = load_dedup(store, job)
+    dispatcher = Dispatcher(job, dedup)
+    results: list[StageResult] = []
+    try:
+        for pipeline in pipelines:
+            results.append(run_stage(pipeline, store, dispatcher, console))
+            if results[-1].failed:
+                break  # later stages build on this one's output
+    finally:
+        dispatcher.close()
+        if dedup is not None:
+            ray.kill(dedup)
+        if results:
+            summarise(results, store, console, time.time() - t0)
+    failed = sum(len(r.failed) for r in results)
+    if failed:
+        raise JobFailed(
+            f"{failed} unit(s) failed; committed shards are intact: fix the cause above and "
+            "run the same command again to resume"
+        )
+    return results

@@ -1,0 +1,168 @@
+"""The shard store: one Parquet shard per work unit, committed exactly once.
+
+A shard is written under a temporary name, fsynced, then renamed into place (on object stores, a
+single PUT of the final key). The final name existing means the unit is done; nothing else records
+it. Per-unit statistics ride in the file's key-value metadata, so there is no second file to keep
+consistent. Paths go through `pyarrow.fs`, so local folders and `s3://`/`gs://` URIs both work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from iccgen.errors import OutputError, ShardError
+
+JOB_FILE = "_job.json"
+STATS_KEY = b"iccgen"
+_SHARD = re.compile(r"^part-(\d{5,})\.parquet$")
+_TEMP = re.compile(r"^\.part-\d{5,}\.parquet\.[0-9a-f]+\.tmp$")
+
+
+def shard_name(unit: int) -> str:
+    return f"part-{unit:05d}.parquet"
+
+
+class ShardStore:
+    """The output folder of one job: `OUT/_job.json` and `OUT/<pipeline>/part-<unit>.parquet`."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        try:
+            if "://" in uri:
+                self.fs, self.root = pafs.FileSystem.from_uri(uri)
+            else:
+                self.fs, self.root = pafs.LocalFileSystem(), os.path.abspath(uri)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise OutputError(f"{uri}: cannot open output location: {e}") from None
+        self.local = isinstance(self.fs, pafs.LocalFileSystem)
+
+    # -- paths ------------------------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def shard_path(self, pipeline: str, unit: int) -> str:
+        return self.path(pipeline, shard_name(unit))
+
+    def _list(self, pipeline: str) -> list[pafs.FileInfo]:
+        selector = pafs.FileSelector(self.path(pipeline), allow_not_found=True)
+        return self.fs.get_file_info(selector)
+
+    # -- job file ---------------------------------------------------------------------------
+    def read_job(self) -> dict[str, Any] | None:
+        path = self.path(JOB_FILE)
+        if self.fs.get_file_info(path).type == pafs.FileType.NotFound:
+            return None
+        with self.fs.open_input_stream(path) as f:
+            try:
+                return json.loads(f.read())
+            except json.JSONDecodeError as e:
+                raise OutputError(f"{path}: not valid JSON ({e}); restore or delete it") from None
+
+    def write_job(self, job: dict[str, Any]) -> None:
+        self._write_atomic(self.path(JOB_FILE), json.dumps(job, indent=2).encode())
+
+    def check_writable(self) -> None:
+        """Fail early, before any work, if the output location refuses writes."""
+        probe = self.path(f".probe-{uuid.uuid4().hex}")
+        try:
+            self.fs.create_dir(self.root, recursive=True)
+            with self.fs.open_output_stream(probe) as f:
+                f.write(b"ok")
+            self.fs.delete_file(probe)
+        except (OSError, pa.ArrowException) as e:
+            raise OutputError(f"{self.uri}: output is not writable ({e}); choose another --out") from None
+
+    # -- shards -----------------------------------------------------------------------------
+    def committed_units(self, pipeline: str) -> set[int]:
+        units = set()
+        for info in self._list(pipeline):
+            m = _SHARD.match(info.base_name)
+            if m and info.type == pafs.FileType.File:
+                units.add(int(m.group(1)))
+        return units
+
+    def pipelines(self) -> list[str]:
+        infos = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
+        return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
+
+    def commit(self, pipeline: str, unit: int, table: pa.Table, stats: dict[str, Any]) -> str:
+        """Write the unit's shard with its statistics; after this returns the unit is done."""
+        meta = dict(table.schema.metadata or {})
+        meta[STATS_KEY] = json.dumps(stats, sort_keys=True, default=str).encode()
+        table = table.replace_schema_metadata(meta)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd", row_group_size=64)
+        final = self.shard_path(pipeline, unit)
+        self.fs.create_dir(self.path(pipeline), recursive=True)
+        self._write_atomic(final, sink.getvalue().to_pybytes())
+        return final
+
+    def _write_atomic(self, final: str, data: bytes) -> None:
+        if not self.local:
+            # An object store makes a single PUT visible all at once: no temporary needed.
+            with self.fs.open_output_stream(final) as f:
+                f.write(data)
+            return
+        folder, name = os.path.split(final)
+        tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself must survive a power cut
+        finally:
+            os.close(dir_fd)
+
+    def sweep_temporaries(self) -> int:
+        """Delete temporaries left by a killed writer; they were never visible as shards."""
+        swept = 0
+        for pipeline in self.pipelines():
+            for info in self._list(pipeline):
+                if _TEMP.match(info.base_name):
+                    self.fs.delete_file(info.path)
+                    swept += 1
+        return swept
+
+    def temporaries(self) -> list[str]:
+        return [i.path for p in self.pipelines() for i in self._list(p) if _TEMP.match(i.base_name)]
+
+    # -- reading ----------------------------------------------------------------------------
+    def _parquet(self, pipeline: str, unit: int) -> pq.ParquetFile:
+        path = self.shard_path(pipeline, unit)
+        try:
+            return pq.ParquetFile(self.fs.open_input_file(path))
+        except (pa.ArrowInvalid, OSError) as e:
+            raise ShardError(
+                f"{path}: corrupt shard ({e}); delete it and run the job again to regenerate it"
+            ) from None
+
+    def stats(self, pipeline: str, unit: int) -> dict[str, Any]:
+        meta = self._parquet(pipeline, unit).schema_arrow.metadata or {}
+        return json.loads(meta.get(STATS_KEY, b"{}"))
+
+    def read_unit(self, pipeline: str, unit: int, columns: list[str] | None = None) -> pa.Table:
+        try:
+            return self._parquet(pipeline, unit).read(columns=columns)
+        except (pa.ArrowInvalid, OSError) as e:
+            path = self.shard_path(pipeline, unit)
+            raise ShardError(f"{path}: unreadable shard ({e}); delete it and rerun") from None
+
+    def read(self, pipeline: str, columns: list[str] | None = None) -> pa.Table | None:
+        tables = [self.read_unit(pipeline, u, columns) for u in sorted(self.committed_units(pipeline))]
+        return pa.concat_tables(tables) if tables else None
+
+    def iter_stats(self, pipeline: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        for unit in sorted(self.committed_units(pipeline)):
+            yield unit, self.stats(pipeline, unit)

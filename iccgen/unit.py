@@ -1,0 +1,133 @@
+"""Work units and the contract between a pipeline and the worker that runs its units.
+
+A work unit is deterministic from the job config: (pipeline, unit index, its inputs, its random
+seed). It yields exactly one shard. The worker asks the pipeline for one candidate at a time
+(`Pipeline.attempt`) until the item is kept or its attempts run out, so every pipeline gets the
+same bounded redraw, statistics and reject accounting for free.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from abc import ABC, abstractmethod
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from iccgen.schema import Triplet
+
+if TYPE_CHECKING:
+    from iccgen.config import JobConfig
+    from iccgen.store import ShardStore
+
+# Reject details kept per unit in the shard metadata (counts are always complete).
+MAX_REJECT_SAMPLES = 50
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    pipeline: str
+    unit: int
+    items: int
+    seed: int
+    inputs: tuple[Any, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.pipeline}/{self.unit:05d}"
+
+
+@dataclass(frozen=True)
+class Kept:
+    triplet: Triplet
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str  # a short stable token, e.g. "exec:timeout", "dedup", "blank_image"
+    detail: str = ""
+
+
+Outcome = Kept | Rejected
+
+
+@dataclass
+class UnitStats:
+    """What a unit did, stored in its shard's metadata and summed by `iccgen status`."""
+
+    attempts: int = 0
+    kept: int = 0
+    shortfall: int = 0
+    rejects: Counter[str] = field(default_factory=Counter)
+    reject_samples: list[dict[str, Any]] = field(default_factory=list)
+    timings: Counter[str] = field(default_factory=Counter)
+    usage: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.time)
+
+    def reject(self, item: int, attempt: int, outcome: Rejected) -> None:
+        self.rejects[outcome.reason] += 1
+        if len(self.reject_samples) < MAX_REJECT_SAMPLES:
+            self.reject_samples.append(
+                {"item": item, "attempt": attempt, "reason": outcome.reason, "detail": outcome.detail[:500]}
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempts": self.attempts,
+            "kept": self.kept,
+            "shortfall": self.shortfall,
+            "rejects": dict(self.rejects),
+            "reject_samples": self.reject_samples,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "usage": dict(self.usage),
+            "seconds": round(time.time() - self.started, 3),
+        }
+
+
+@dataclass
+class UnitContext:
+    """Everything a pipeline step may use while working on one unit, inside a worker."""
+
+    spec: UnitSpec
+    job: JobConfig
+    sandbox: Any  # sandbox.Sandbox; typed loosely so this leaf module needs no sandbox import
+    dedup: Any | None  # a DedupIndex actor handle, or None when dedup is off
+    stats: UnitStats
+    model: Any | None = None  # iccgen.model.ModelClient for model pipelines
+
+    def rng(self, item: int, attempt: int) -> np.random.Generator:
+        """The candidate's random stream: a function of (seed, pipeline, unit, item, attempt)."""
+        tag = zlib.crc32(self.spec.pipeline.encode())
+        return np.random.default_rng([self.spec.seed, tag, self.spec.unit, item, attempt])
+
+
+class Pipeline(ABC):
+    """A pipeline plans its units on the driver and draws candidates inside a worker.
+
+    Subclasses are small and picklable: they travel to Ray workers with each unit.
+    """
+
+    name: ClassVar[str]
+    #: items of one unit worked on concurrently (model pipelines wait on the network)
+    concurrency: ClassVar[int] = 2
+
+    def __init__(self, job: JobConfig):
+        self.job = job
+
+    def plan(self, store: ShardStore) -> list[UnitSpec]:
+        """Split the pipeline's n into units of shard_size items; override to attach inputs."""
+        n, size = self.job.n_for(self.name), self.job.shard_size
+        return [
+            UnitSpec(self.name, u, min(size, n - u * size), self.job.seed)
+            for u in range((n + size - 1) // size)
+        ]
+
+    def max_attempts(self) -> int:
+        return self.job.max_attempts
+
+    @abstractmethod
+    async def attempt(self, ctx: UnitContext, item: int, attempt: int) -> Outcome:
+        """Draw, execute and check one candidate for `item`; never raise for a bad candidate."""

@@ -1,0 +1,78 @@
+"""Steps every pipeline shares once it has a candidate program: execute, check, hash, admit.
+
+A pipeline draws a candidate (a template, a mutation, a model's answer) and hands it to
+`realise`, which turns it into a kept `Triplet` or a `Rejected` with a reason token.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from iccgen.hashing import phash_png
+from iccgen.schema import Triplet, triplet_id
+from iccgen.unit import Kept, Outcome, Rejected, UnitContext
+from pipelines.checks import check_image
+
+
+async def execute(ctx: UnitContext, code: str, trace: bool = True) -> Any:
+    """Run a program in the worker's sandbox pool; the time is charged to the unit."""
+    t0 = time.perf_counter()
+    result = await ctx.sandbox.arun(code, trace=trace)
+    ctx.stats.timings["sandbox_s"] += time.perf_counter() - t0
+    return result
+
+
+async def admit(ctx: UnitContext, tid: str, phash: int) -> bool:
+    """Check-and-insert into the job-wide near-duplicate index (keyed by id, so retries pass)."""
+    if ctx.dedup is None:
+        return True
+    decisions = await ctx.dedup.admit.remote([tid], np.array([phash], dtype=np.uint64))
+    return bool(decisions[0])
+
+
+async def realise(
+    ctx: UnitContext,
+    *,
+    item: int,
+    attempt: int,
+    code: str,
+    caption: str,
+    variant: int = 0,
+    result: Any = None,
+    **fields: Any,
+) -> Outcome:
+    """Execute (unless `result` is given), check, hash and admit one candidate."""
+    if result is None:
+        result = await execute(ctx, code)
+    if not result.ok:
+        return Rejected(f"exec:{result.status.value}", result.error)
+    reason = check_image(result.png)
+    if reason:
+        return Rejected(reason)
+    phash = phash_png(result.png)
+    tid = triplet_id(ctx.spec.pipeline, ctx.spec.unit, item, variant)
+    # Admission comes last: a hash admitted for a candidate that is then dropped would block
+    # its look-alikes for the rest of the job.
+    if not await admit(ctx, tid, phash):
+        return Rejected("near_duplicate", f"phash {phash:016x}")
+    return Kept(
+        Triplet(
+            id=tid,
+            pipeline=ctx.spec.pipeline,
+            png=result.png,
+            caption=caption,
+            code=code,
+            phash=phash,
+            width=result.width,
+            height=result.height,
+            unit=ctx.spec.unit,
+            item=item,
+            variant=variant,
+            attempt=attempt,
+            trace=(result.trace or {}).get("summary"),
+            **fields,
+        )
+    )
