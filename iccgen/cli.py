@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from iccgen.errors import IccgenError
 
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return func(args, console)
     except IccgenError as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
     except KeyboardInterrupt:
         console.print("interrupted: committed shards are intact; run the same command to resume")

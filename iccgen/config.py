@@ -83,6 +83,7 @@ class ReproduceConfig(_Section):
     max_repairs: int = Field(3, ge=0, le=20)
     min_ssim: float = Field(0.55, ge=0, le=1)
     max_phash_distance: int = Field(24, ge=0, le=64)
+    prompt_version: str = Field("v1", description="folder under pipelines/reproduce/prompts")
     n: int | None = Field(None, ge=1)
 
 
@@ -97,6 +98,8 @@ class ModelConfig(_Section):
     max_tokens: int = Field(4096, ge=16)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(5, ge=0, le=50)
+    backoff_s: float = Field(1.0, gt=0, description="first retry delay; doubles, with jitter")
+    max_backoff_s: float = Field(30.0, gt=0, description="longest delay between retries")
     concurrency: int = Field(64, ge=1, le=4096, description="requests in flight per worker")
 
     @model_validator(mode="before")
@@ -162,7 +165,8 @@ class JobConfig(_Section):
         data = self.model_dump(mode="json", by_alias=True)
         for key in ("out", "workers", "address", "max_in_flight"):
             data.pop(key)
-        for key in ("base_urls", "api_key_env", "timeout_s", "max_retries", "concurrency"):
+        for key in ("base_urls", "api_key_env", "timeout_s", "max_retries", "backoff_s",
+                    "max_backoff_s", "concurrency"):
             data["model"].pop(key)
         data["sandbox"].pop("workers")
         return data

@@ -41,5 +41,9 @@ class EndpointError(IccgenError):
     """A model endpoint stayed unreachable or answered garbage after all retries."""
 
 
+class ModelRequestError(IccgenError):
+    """An endpoint refused one request (400/413/422: too long, bad input); others may pass."""
+
+
 class JobFailed(IccgenError):
     """Some work units failed; committed shards are intact and a rerun resumes."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from iccgen.errors import OutputError
@@ -72,10 +73,12 @@ def print_samples(
         path.write_bytes(row["image"]["bytes"])
         head = "\n".join(row["code"].splitlines()[:CODE_HEAD_LINES])
         console.rule(f"[bold]{row['id']}[/bold]  {row.get('family') or row['pipeline']}")
-        console.print(f"[bold]caption[/bold]: {row['caption']}", highlight=False)
+        console.print(f"[bold]caption[/bold]: {escape(row['caption'])}", highlight=False)
         if row.get("question"):
-            console.print(f"[bold]question[/bold]: {row['question']}  [bold]answer[/bold]: {row['answer']}")
-        console.print(f"[bold]code[/bold] (first {CODE_HEAD_LINES} lines):\n{head}", highlight=False)
+            console.print(f"[bold]question[/bold]: {escape(row['question'])}  "
+                          f"[bold]answer[/bold]: {escape(row['answer'] or '')}", highlight=False)
+        console.print(f"[bold]code[/bold] (first {CODE_HEAD_LINES} lines):", highlight=False)
+        console.print(head, highlight=False, markup=False)
         console.print(f"[bold]image[/bold]: {path}  ({row['width']}×{row['height']})")
 
 
@@ -88,4 +91,5 @@ def print_rejects(out: str, console: Console, pipeline: str | None) -> None:
         for reason, count in counts.most_common():
             console.print(f"  {reason}: {count}")
             for r in [s for s in samples if s["reason"] == reason][:3]:
-                console.print(f"    item {r['item']} attempt {r['attempt']}: {r['detail']}", highlight=False)
+                console.print(f"    item {r['item']} attempt {r['attempt']}: {escape(r['detail'])}",
+                              highlight=False)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import ray
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -80,25 +81,29 @@ def connect(job: JobConfig) -> None:
         ray.init(num_cpus=os.cpu_count(), object_store_memory=512 * 1024**2, **common)
 
 
-def load_dedup(store: ShardStore, job: JobConfig) -> Any | None:
+def load_dedup(store: ShardStore, job: JobConfig, pipelines: list[Pipeline]) -> Any | None:
     """The job-wide index, rebuilt from the committed shards' hash column."""
     if not job.dedup.enabled:
         return None
     index = DedupIndex.remote(job.dedup.threshold)
-    for pipeline in store.pipelines():
-        table = store.read(pipeline, columns=["id", "phash"])
+    for name in store.pipelines():
+        table = store.read(name, columns=["id", "phash"])
         if table is not None and table.num_rows:
             ids = table.column("id").to_pylist()
-            hashes = table.column("phash").to_numpy().astype(np.uint64)
-            ray.get(index.add.remote(ids, hashes))
+            ray.get(index.add.remote(ids, table.column("phash").to_numpy().astype(np.uint64)))
+    for pipeline in pipelines:
+        refs = pipeline.reference_hashes(store)
+        if refs:
+            ids, hashes = zip(*refs)
+            ray.get(index.add.remote(list(ids), np.array(hashes, dtype=np.uint64)))
     return index
 
 
 class Dispatcher:
     """Keeps a bounded number of units in flight over a set of UnitWorker actors."""
 
-    def __init__(self, job: JobConfig, dedup: Any | None, model: Any | None = None):
-        self.job, self.dedup, self.model = job, dedup, model
+    def __init__(self, job: JobConfig, dedup: Any | None):
+        self.job, self.dedup = job, dedup
         cpus = int(ray.cluster_resources().get("CPU", 1))
         count = job.workers or max(1, cpus // job.sandbox.workers)
         self.workers = [self._spawn() for _ in range(count)]
@@ -107,7 +112,7 @@ class Dispatcher:
     def _spawn(self) -> Any:
         options = dict(num_cpus=self.job.sandbox.workers, max_restarts=0)
         return RemoteUnitWorker.options(**options).remote(
-            self.job.model_dump(mode="json", by_alias=True), self.dedup, self.model
+            self.job.model_dump(mode="json", by_alias=True), self.dedup
         )
 
     def live(self) -> tuple[int, int]:
@@ -225,7 +230,7 @@ def summarise(results: list[StageResult], store: ShardStore, console: Console, s
     console.print(table)
     for r in results:
         for key, why in r.failed.items():
-            console.print(f"[red]failed[/red] {key}: {why}")
+            console.print(f"[red]failed[/red] {key}: {escape(why)}", highlight=False)
 
 
 def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]:
@@ -239,7 +244,7 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
         console.print(f"swept {swept} temporary file(s) left by an interrupted run")
     t0 = time.time()
     connect(job)
-    dedup = load_dedup(store, job)
+    dedup = load_dedup(store, job, pipelines)
     dispatcher = Dispatcher(job, dedup)
     results: list[StageResult] = []
     try:

@@ -113,6 +113,8 @@ class Pipeline(ABC):
     name: ClassVar[str]
     #: items of one unit worked on concurrently (model pipelines wait on the network)
     concurrency: ClassVar[int] = 2
+    #: the worker builds an `iccgen.model.ModelClient` from the job's [model] for this pipeline
+    needs_model: ClassVar[bool] = False
 
     def __init__(self, job: JobConfig):
         self.job = job
@@ -124,6 +126,10 @@ class Pipeline(ABC):
             UnitSpec(self.name, u, min(size, n - u * size), self.job.seed)
             for u in range((n + size - 1) // size)
         ]
+
+    def reference_hashes(self, store: ShardStore) -> list[tuple[str, int]]:
+        """Images outside this job that kept rows must not duplicate (id, phash)."""
+        return []
 
     def max_attempts(self) -> int:
         return self.job.max_attempts

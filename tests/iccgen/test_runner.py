@@ -1,0 +1,161 @@
+"""End to end through real Ray, real Parquet files and the real sandbox."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from itertools import combinations
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from iccgen.config import load_config
+from iccgen.errors import JobMismatchError
+from iccgen.hashing import hamming, phash_png
+from iccgen.runner import run_job
+from iccgen.store import ShardStore
+from sandbox import Sandbox
+
+MIX = {"cube_net": 1, "three_view": 1, "cube_stack": 1, "polyhedron": 1}
+
+
+def cli(*args, **kw):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "iccgen.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=300, **kw)
+
+
+def ids(out) -> list[str]:
+    table = ShardStore(str(out)).read("solid", columns=["id"])
+    return sorted(table.column("id").to_pylist())
+
+
+@pytest.fixture(scope="module")
+def small_job(ray_session, tmp_path_factory):
+    out = tmp_path_factory.mktemp("job") / "out"
+    job = load_config(out=str(out), n=6, shard_size=3, seed=1, workers=1,
+                      pipelines=["solid", "diversity"], diversity={"n": 4, "k": 2},
+                      solid={"mix": MIX})
+    results = run_job(job)
+    return job, out, results
+
+
+def test_job_writes_one_shard_per_unit(small_job):
+    job, out, results = small_job
+    assert [r.rows for r in results] == [6, 4]
+    assert sorted(os.listdir(out / "solid")) == ["part-00000.parquet", "part-00001.parquet"]
+    assert sorted(os.listdir(out / "diversity")) == ["part-00000.parquet", "part-00001.parquet"]
+    table = pq.read_table(out / "solid")
+    df = pd.read_parquet(out / "solid")
+    assert table.num_rows == len(df) == 6
+    assert df["id"].is_unique and set(df["family"]) <= set(MIX)
+    assert all(df["caption"].str.len() > 20)
+
+
+def test_stats_ride_in_shard_metadata(small_job):
+    _, out, _ = small_job
+    store = ShardStore(str(out))
+    stats = store.stats("solid", 0)
+    assert stats["kept"] == 3 and stats["attempts"] >= 3 and stats["fingerprint"]
+    assert "sandbox_s" in stats["timings"]
+
+
+def test_stored_programs_rerender_to_the_same_hash(small_job):
+    _, out, _ = small_job
+    rows = pd.concat([pd.read_parquet(out / p) for p in ("solid", "diversity")])
+    with Sandbox(workers=1) as sb:
+        for code, stored in zip(rows["code"], rows["phash"]):
+            result = sb.run(code)
+            assert result.ok, result.error
+            assert phash_png(result.png) == stored
+
+
+def test_diversity_rows_have_lineage_and_no_near_duplicates(small_job):
+    job, out, _ = small_job
+    div = pd.read_parquet(out / "diversity")
+    solid_ids = set(pd.read_parquet(out / "solid")["id"])
+    assert set(div["parent_id"]) <= solid_ids
+    assert all(div["meta"].str.contains("mutations"))
+    hashes = list(pd.read_parquet(out / "solid")["phash"]) + list(div["phash"])
+    close = [(a, b) for a, b in combinations(hashes, 2) if hamming(int(a), int(b)) <= job.dedup.threshold]
+    assert close == []
+
+
+def test_changed_config_is_refused(small_job):
+    job, out, _ = small_job
+    with pytest.raises(JobMismatchError, match="changed: n"):
+        run_job(job.model_copy(update={"n": 7}))
+
+
+def test_rerun_of_finished_job_changes_nothing(small_job):
+    job, out, _ = small_job
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
+    results = run_job(job)
+    assert [r.skipped for r in results] == [2, 2] and [r.committed for r in results] == [0, 0]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == before
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--n", "-1"], "bad value for 'n'"),
+        (["--pipeline", "solid,bogus"], "pipelines.1"),
+    ],
+)
+def test_cli_user_errors_exit_2_and_write_nothing(tmp_path, args, needle):
+    out = tmp_path / "out"
+    proc = cli("run", "--out", str(out), *args)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_cli_unknown_key_and_unwritable_out(tmp_path):
+    bad = tmp_path / "job.toml"
+    bad.write_text("n = 3\nnot_a_key = 1\n")
+    proc = cli("run", str(bad), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "unknown key 'not_a_key'" in proc.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = cli("run", "--n", "2", "--out", str(blocker / "out"))
+    assert proc.returncode == 2 and "not writable" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_other_job_in_out_is_refused(small_job):
+    _, out, _ = small_job
+    before = sorted(p.name for p in out.rglob("*"))
+    proc = cli("run", "--pipeline", "solid", "--n", "5", "--out", str(out))
+    assert proc.returncode == 2
+    assert "different config" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.rglob("*")) == before
+
+
+def _wait_for_shards(out: Path, count: int, proc: subprocess.Popen, limit: float = 240) -> None:
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if out.joinpath("solid").is_dir() and len(list(out.joinpath("solid").glob("part-*"))) >= count:
+            return
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.1)
+    raise AssertionError("the job made no progress")
+
+
+def test_sigkill_half_way_then_resume_gives_the_same_ids(tmp_path):
+    args = ["run", "--pipeline", "solid", "--n", "16", "--shard-size", "2", "--seed", "5"]
+    full = cli(*args, "--out", str(tmp_path / "full"))
+    assert full.returncode == 0, full.stderr
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "iccgen.cli", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for_shards(out, 3, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(list((out / "solid").glob("part-*"))) < 8
+    resumed = cli(*args, "--out", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    assert ids(out) == ids(tmp_path / "full")
+    assert len(ids(out)) == 16 == len(set(ids(out)))
+    assert ShardStore(str(out)).temporaries() == []
