@@ -81,8 +81,8 @@ class ReproduceConfig(_Section):
     seeds: str | None = Field(None, description="a folder of images or a Parquet table")
     image_column: str = "image"
     max_repairs: int = Field(3, ge=0, le=20)
-    min_ssim: float = Field(0.55, ge=0, le=1)
-    max_phash_distance: int = Field(24, ge=0, le=64)
+    min_ssim: float = Field(0.7, ge=0, le=1)
+    max_phash_distance: int = Field(20, ge=0, le=64)
     prompt_version: str = Field("v1", description="folder under pipelines/reproduce/prompts")
     n: int | None = Field(None, ge=1)
 

@@ -143,10 +143,9 @@ def _wait_for_shards(out: Path, count: int, proc: subprocess.Popen, limit: float
     raise AssertionError("the job made no progress")
 
 
-def test_sigkill_half_way_then_resume_gives_the_same_ids(tmp_path):
+def test_sigkill_half_way_then_resume_gives_the_same_ids(ray_session, tmp_path):
     args = ["run", "--pipeline", "solid", "--n", "16", "--shard-size", "2", "--seed", "5"]
-    full = cli(*args, "--out", str(tmp_path / "full"))
-    assert full.returncode == 0, full.stderr
+    run_job(load_config(pipelines=["solid"], n=16, shard_size=2, seed=5, out=str(tmp_path / "full")))
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "iccgen.cli", *args, "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
