@@ -54,16 +54,20 @@ async def run_items(pipeline: Pipeline, ctx: UnitContext, live: list[int]) -> li
 class UnitWorker:
     """One per core group. Create with `ray.remote(UnitWorker).options(num_cpus=...)`."""
 
-    def __init__(self, job: dict[str, Any], dedup: Any | None, model: Any | None = None):
+    def __init__(self, job: dict[str, Any], dedup: Any | None):
         self.job = JobConfig.model_validate(job)
         self.dedup = dedup
-        self.model = model
+        self.model: Any | None = None  # built on first use, in this process: keys stay here
         self.store = ShardStore(self.job.out)
         self.sandbox = Sandbox(limits=sandbox_limits(self.job.sandbox), workers=self.job.sandbox.workers)
         self.live: dict[str, list[int]] = {}
 
     async def run_unit(self, pipeline: Pipeline, spec: UnitSpec) -> dict[str, Any]:
         stats = UnitStats()
+        if pipeline.needs_model and self.model is None:
+            from iccgen.model import ModelClient
+
+            self.model = ModelClient(self.job.model)
         ctx = UnitContext(spec, self.job, self.sandbox, self.dedup, stats, self.model)
         self.live[spec.key] = [0, 0]
         try:
