@@ -140,7 +140,10 @@ class ModelClient:
         return random.uniform(cap / 2, cap)
 
     async def chat(self, messages: list[dict[str, Any]], **params: Any) -> Reply:
-        """One chat completion; raises EndpointError once every retry has failed."""
+        """One chat completion; raises EndpointError once every retry has failed.
+
+        `params` may override the config's temperature, top_p and max_tokens for this call.
+        """
         if self._gate is None:
             self._connect()
         assert self._gate is not None
@@ -156,6 +159,8 @@ class ModelClient:
                     if e.endpoint_fault:
                         endpoint.failures += 1
                         endpoint.down_until = time.monotonic() + self._backoff(endpoint.failures)
+                        if self._pick().down_until <= time.monotonic():
+                            wait = 0.0  # another endpoint is healthy: fail over at once
                     if tried < self.cfg.max_retries:
                         await asyncio.sleep(wait)
         raise EndpointError(self._give_up(failures))

@@ -11,7 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from iccgen.errors import OutputError
+from iccgen.journal import recover
 from iccgen.store import ShardStore
+from iccgen.unit import UnitSpec
 
 CODE_HEAD_LINES = 12
 
@@ -27,7 +29,8 @@ def open_job(out: str) -> tuple[ShardStore, dict]:
 def print_status(out: str, console: Console) -> None:
     store, job = open_job(out)
     table = Table(title=f"{out}  (job {job['fingerprint']}, created {job.get('created', '?')})")
-    for col in ("pipeline", "units done", "pending", "rows", "attempts", "shortfall", "rejects by reason"):
+    for col in ("pipeline", "units done", "pending", "in progress", "rows", "attempts", "shortfall",
+                "rejects by reason"):
         table.add_column(col)
     for pipeline in job.get("pipelines", store.pipelines()):
         stats = [s for _, s in store.iter_stats(pipeline)]
@@ -39,6 +42,7 @@ def print_status(out: str, console: Console) -> None:
             pipeline,
             str(done),
             pending,
+            _in_progress(store, pipeline),
             str(sum(s.get("kept", 0) for s in stats)),
             str(sum(s.get("attempts", 0) for s in stats)),
             str(sum(s.get("shortfall", 0) for s in stats)),
@@ -53,6 +57,15 @@ def print_status(out: str, console: Console) -> None:
         f"config: pipelines={job.get('pipelines')} n={cfg.get('n')} seed={cfg.get('seed')} "
         f"shard_size={cfg.get('shard_size')} dedup≤{cfg.get('dedup', {}).get('threshold')}"
     )
+
+
+def _in_progress(store: ShardStore, pipeline: str) -> str:
+    """Units a killed run left half done: their finished items are kept in the journal."""
+    partial = store.journaled_units(pipeline) - store.committed_units(pipeline)
+    if not partial:
+        return "-"
+    items = sum(len(recover(store, UnitSpec(pipeline, u, 0, 0)).results) for u in partial)
+    return f"{len(partial)} unit(s), {items} items journaled"
 
 
 def print_samples(

@@ -23,6 +23,7 @@ from rich.table import Table
 from iccgen import __version__
 from iccgen.config import JobConfig, diff_fields
 from iccgen.errors import EndpointError, JobFailed, JobMismatchError
+from iccgen.journal import recover
 from iccgen.store import ShardStore
 from iccgen.unit import Pipeline, UnitSpec
 from pipelines.registry import get_pipeline
@@ -91,6 +92,13 @@ def load_dedup(store: ShardStore, job: JobConfig, pipelines: list[Pipeline]) -> 
         if table is not None and table.num_rows:
             ids = table.column("id").to_pylist()
             ray.get(index.add.remote(ids, table.column("phash").to_numpy().astype(np.uint64)))
+    for name in job.pipelines:  # items a killed unit finished keep their admission
+        for unit in store.journaled_units(name):
+            rows = [r.triplet for r in recover(store, UnitSpec(name, unit, 0, job.seed)).results]
+            kept = [t for t in rows if t is not None]
+            if kept:
+                hashes = np.array([t.phash for t in kept], dtype=np.uint64)
+                ray.get(index.add.remote([t.id for t in kept], hashes))
     for pipeline in pipelines:
         refs = pipeline.reference_hashes(store)
         if refs:
@@ -239,9 +247,9 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     pipelines = [get_pipeline(name, job) for name in job.pipelines]  # validates inputs first
     store = ShardStore(job.out)
     prepare_output(store, job)
-    swept = store.sweep_temporaries()
+    swept = store.sweep_temporaries() + store.sweep_journals()
     if swept:
-        console.print(f"swept {swept} temporary file(s) left by an interrupted run")
+        console.print(f"swept {swept} leftover(s) of an interrupted run")
     t0 = time.time()
     connect(job)
     dedup = load_dedup(store, job, pipelines)

@@ -22,9 +22,11 @@ import pyarrow.parquet as pq
 from iccgen.errors import OutputError, ShardError
 
 JOB_FILE = "_job.json"
+WORK_DIR = "_work"  # journals of units in progress
 STATS_KEY = b"iccgen"
 _SHARD = re.compile(r"^part-(\d{5,})\.parquet$")
-_TEMP = re.compile(r"^\.part-\d{5,}\.parquet\.[0-9a-f]+\.tmp$")
+_SEGMENT = re.compile(r"^seg-(\d{6})\.parquet$")
+_TEMP = re.compile(r"^\.(part|seg)-\d{5,}\.parquet\.[0-9a-f]+\.tmp$")
 
 
 def shard_name(unit: int) -> str:
@@ -92,19 +94,24 @@ class ShardStore:
 
     def pipelines(self) -> list[str]:
         infos = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
-        return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
+        return sorted(
+            i.base_name for i in infos
+            if i.type == pafs.FileType.Directory and not i.base_name.startswith(("_", "."))
+        )
 
     def commit(self, pipeline: str, unit: int, table: pa.Table, stats: dict[str, Any]) -> str:
         """Write the unit's shard with its statistics; after this returns the unit is done."""
+        final = self.shard_path(pipeline, unit)
+        self._write_parquet(final, table, stats)
+        return final
+
+    def _write_parquet(self, final: str, table: pa.Table, stats: dict[str, Any]) -> None:
         meta = dict(table.schema.metadata or {})
         meta[STATS_KEY] = json.dumps(stats, sort_keys=True, default=str).encode()
-        table = table.replace_schema_metadata(meta)
         sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd", row_group_size=64)
-        final = self.shard_path(pipeline, unit)
-        self.fs.create_dir(self.path(pipeline), recursive=True)
+        pq.write_table(table.replace_schema_metadata(meta), sink, compression="zstd", row_group_size=64)
+        self.fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
         self._write_atomic(final, sink.getvalue().to_pybytes())
-        return final
 
     def _write_atomic(self, final: str, data: bytes) -> None:
         if not self.local:
@@ -127,16 +134,61 @@ class ShardStore:
 
     def sweep_temporaries(self) -> int:
         """Delete temporaries left by a killed writer; they were never visible as shards."""
-        swept = 0
-        for pipeline in self.pipelines():
-            for info in self._list(pipeline):
-                if _TEMP.match(info.base_name):
-                    self.fs.delete_file(info.path)
-                    swept += 1
-        return swept
+        temps = self.temporaries()
+        for path in temps:
+            self.fs.delete_file(path)
+        return len(temps)
 
     def temporaries(self) -> list[str]:
-        return [i.path for p in self.pipelines() for i in self._list(p) if _TEMP.match(i.base_name)]
+        selector = pafs.FileSelector(self.root, allow_not_found=True, recursive=True)
+        return [i.path for i in self.fs.get_file_info(selector) if _TEMP.match(i.base_name)]
+
+    # -- journals of units in progress ---------------------------------------------------
+    def journal_dir(self, pipeline: str, unit: int) -> str:
+        return self.path(WORK_DIR, pipeline, shard_name(unit).removesuffix(".parquet"))
+
+    def segments(self, pipeline: str, unit: int) -> list[str]:
+        selector = pafs.FileSelector(self.journal_dir(pipeline, unit), allow_not_found=True)
+        infos = self.fs.get_file_info(selector)
+        return sorted(i.path for i in infos if _SEGMENT.match(i.base_name))
+
+    def write_segment(self, pipeline: str, unit: int, table: pa.Table, record: dict[str, Any]) -> str:
+        existing = self.segments(pipeline, unit)
+        seq = int(_SEGMENT.match(existing[-1].rsplit("/", 1)[1]).group(1)) + 1 if existing else 0
+        path = f"{self.journal_dir(pipeline, unit)}/seg-{seq:06d}.parquet"
+        self._write_parquet(path, table, record)
+        return path
+
+    def read_segment(self, path: str) -> tuple[pa.Table, dict[str, Any]]:
+        """Raises ShardError for a torn or corrupt segment: the caller drops it."""
+        try:
+            table = pq.ParquetFile(self.fs.open_input_file(path)).read()
+        except (pa.ArrowInvalid, OSError) as e:
+            raise ShardError(f"{path}: torn journal segment ({e})") from None
+        return table, json.loads((table.schema.metadata or {}).get(STATS_KEY, b"{}"))
+
+    def journaled_units(self, pipeline: str) -> set[int]:
+        selector = pafs.FileSelector(self.path(WORK_DIR, pipeline), allow_not_found=True)
+        names = [i.base_name for i in self.fs.get_file_info(selector)]
+        return {int(m.group(1)) for m in map(re.compile(r"^part-(\d{5,})$").match, names) if m}
+
+    def remove_journal(self, pipeline: str, unit: int) -> None:
+        path = self.journal_dir(pipeline, unit)
+        if self.fs.get_file_info(path).type == pafs.FileType.Directory:
+            self.fs.delete_dir(path)
+
+    def sweep_journals(self) -> int:
+        """Journals of committed units are leftovers of a kill between commit and cleanup."""
+        swept = 0
+        for pipeline in self._work_pipelines():
+            for unit in self.journaled_units(pipeline) & self.committed_units(pipeline):
+                self.remove_journal(pipeline, unit)
+                swept += 1
+        return swept
+
+    def _work_pipelines(self) -> list[str]:
+        selector = pafs.FileSelector(self.path(WORK_DIR), allow_not_found=True)
+        return [i.base_name for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.Directory]
 
     # -- reading ----------------------------------------------------------------------------
     def _parquet(self, pipeline: str, unit: int) -> pq.ParquetFile:

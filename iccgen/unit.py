@@ -55,6 +55,21 @@ Outcome = Kept | Rejected
 
 
 @dataclass
+class ItemResult:
+    """How one item ended: its kept triplet (or None: a shortfall) and every rejected attempt."""
+
+    item: int
+    attempts: int
+    rejects: list[tuple[int, str, str]]  # (attempt, reason, detail)
+    triplet: Triplet | None
+
+    def record(self) -> dict[str, Any]:
+        """The JSON part (the triplet travels as a Parquet row beside it)."""
+        return {"item": self.item, "attempts": self.attempts, "rejects": self.rejects,
+                "kept": self.triplet is not None}
+
+
+@dataclass
 class UnitStats:
     """What a unit did, stored in its shard's metadata and summed by `iccgen status`."""
 
@@ -67,12 +82,16 @@ class UnitStats:
     usage: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.time)
 
-    def reject(self, item: int, attempt: int, outcome: Rejected) -> None:
-        self.rejects[outcome.reason] += 1
-        if len(self.reject_samples) < MAX_REJECT_SAMPLES:
-            self.reject_samples.append(
-                {"item": item, "attempt": attempt, "reason": outcome.reason, "detail": outcome.detail[:500]}
-            )
+    def add(self, result: ItemResult) -> None:
+        self.attempts += result.attempts
+        self.kept += result.triplet is not None
+        self.shortfall += result.triplet is None
+        for attempt, reason, detail in result.rejects:
+            self.rejects[reason] += 1
+            if len(self.reject_samples) < MAX_REJECT_SAMPLES:
+                self.reject_samples.append(
+                    {"item": result.item, "attempt": attempt, "reason": reason, "detail": detail[:500]}
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +132,9 @@ class Pipeline(ABC):
     name: ClassVar[str]
     #: items of one unit worked on concurrently (model pipelines wait on the network)
     concurrency: ClassVar[int] = 2
+    #: finished items are journaled at most this often; 0 = after every item (model pipelines,
+    #: where an item is worth many GPU-seconds)
+    journal_every_s: ClassVar[float] = 2.0
     #: the worker builds an `iccgen.model.ModelClient` from the job's [model] for this pipeline
     needs_model: ClassVar[bool] = False
 

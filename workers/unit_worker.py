@@ -13,9 +13,10 @@ from typing import Any
 import ray
 
 from iccgen.config import JobConfig, SandboxConfig
-from iccgen.schema import Triplet, to_table
+from iccgen.journal import Journal, recover
+from iccgen.schema import to_table
 from iccgen.store import ShardStore
-from iccgen.unit import Kept, Pipeline, UnitContext, UnitSpec, UnitStats
+from iccgen.unit import ItemResult, Kept, Pipeline, UnitContext, UnitSpec, UnitStats
 from sandbox import Limits, Sandbox
 
 
@@ -29,26 +30,35 @@ def sandbox_limits(cfg: SandboxConfig) -> Limits:
     )
 
 
-async def run_items(pipeline: Pipeline, ctx: UnitContext, live: list[int]) -> list[Triplet]:
-    """Work every item of the unit; `live` is [kept, rejected] for progress polling."""
+async def work_item(pipeline: Pipeline, ctx: UnitContext, item: int, live: list[int]) -> ItemResult:
+    """Draw candidates for one item until one is kept or its attempts run out."""
+    rejects: list[tuple[int, str, str]] = []
+    for attempt in range(pipeline.max_attempts()):
+        outcome = await pipeline.attempt(ctx, item, attempt)
+        if isinstance(outcome, Kept):
+            live[0] += 1
+            return ItemResult(item, attempt + 1, rejects, outcome.triplet)
+        rejects.append((attempt, outcome.reason, outcome.detail))
+        live[1] += 1
+    return ItemResult(item, len(rejects), rejects, None)
+
+
+async def run_items(
+    pipeline: Pipeline, ctx: UnitContext, journal: Journal, todo: list[int], live: list[int]
+) -> list[ItemResult]:
+    """Work the unit's remaining items concurrently, journaling each as it finishes."""
     gate = asyncio.Semaphore(pipeline.concurrency)
 
-    async def one(item: int) -> Triplet | None:
+    async def one(item: int) -> ItemResult:
         async with gate:
-            for attempt in range(pipeline.max_attempts()):
-                outcome = await pipeline.attempt(ctx, item, attempt)
-                ctx.stats.attempts += 1
-                if isinstance(outcome, Kept):
-                    ctx.stats.kept += 1
-                    live[0] += 1
-                    return outcome.triplet
-                ctx.stats.reject(item, attempt, outcome)
-                live[1] += 1
-            ctx.stats.shortfall += 1
-            return None
+            result = await work_item(pipeline, ctx, item, live)
+        ctx.stats.add(result)
+        await journal.add(result)
+        return result
 
-    results = await asyncio.gather(*(one(i) for i in range(ctx.spec.items)))
-    return [t for t in results if t is not None]
+    results = await asyncio.gather(*(one(i) for i in todo))
+    await journal.flush()
+    return results
 
 
 class UnitWorker:
@@ -63,21 +73,30 @@ class UnitWorker:
         self.live: dict[str, list[int]] = {}
 
     async def run_unit(self, pipeline: Pipeline, spec: UnitSpec) -> dict[str, Any]:
-        stats = UnitStats()
         if pipeline.needs_model and self.model is None:
             from iccgen.model import ModelClient
 
             self.model = ModelClient(self.job.model)
+        recovered = await asyncio.to_thread(recover, self.store, spec)
+        stats = UnitStats(usage=recovered.usage, timings=recovered.timings)
+        for result in recovered.results:
+            stats.add(result)
+        done = {r.item for r in recovered.results}
         ctx = UnitContext(spec, self.job, self.sandbox, self.dedup, stats, self.model)
-        self.live[spec.key] = [0, 0]
+        journal = Journal(self.store, spec, stats, pipeline.journal_every_s)
+        live = self.live[spec.key] = [stats.kept, sum(stats.rejects.values())]
         try:
-            rows = await run_items(pipeline, ctx, self.live[spec.key])
+            todo = [i for i in range(spec.items) if i not in done]
+            results = recovered.results + await run_items(pipeline, ctx, journal, todo, live)
+            rows = [r.triplet for r in sorted(results, key=lambda r: r.item) if r.triplet]
             summary = {**stats.to_dict(), "pipeline": spec.pipeline, "unit": spec.unit,
-                       "items": spec.items, "fingerprint": self.job.fingerprint()}
+                       "items": spec.items, "resumed_items": len(done),
+                       "fingerprint": self.job.fingerprint()}
             # Parquet writing is CPU-bound; keep the event loop free for progress polls.
             path = await asyncio.to_thread(
                 self.store.commit, spec.pipeline, spec.unit, to_table(rows), summary
             )
+            await asyncio.to_thread(self.store.remove_journal, spec.pipeline, spec.unit)
             return {"key": spec.key, "path": path, "rows": len(rows), "stats": summary}
         finally:
             self.live.pop(spec.key, None)

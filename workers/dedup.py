@@ -1,0 +1,459 @@
+"""The global near-duplicate index: exact Hamming-radius search over 64-bit perceptual hashes.
+
+`HammingIndex` answers "is any kept hash within `threshold` bits of this one?" without scanning
+everything, by multi-index hashing (Norouzi et al.): the 64 bits are split into m fields; if two
+hashes differ in at most T bits, some field differs in at most r = T // m bits (pigeonhole), so
+probing each field's buckets within radius r finds every true neighbour. The search is exact for
+any data; the data only decides how fast it is. Real plot hashes are biased (white backgrounds:
+the DC bit is always 1, low-frequency bits lean one way), so the bits are assigned to fields
+greedily to minimise bucket collisions on the first hashes inserted (FIELD-NOTES: this halves the
+candidates against contiguous fields). Hamming distance is invariant under a bit permutation, so
+hashes are stored permuted and each field is a contiguous bit range.
+
+Storage is log-structured so inserts stay cheap: rows are appended, the newest few are scanned
+directly, and older rows live in immutable segments (per field: row order sorted by key plus a
+bucket-offset table) that merge like a binary counter. Ids live in fixed-size byte chunks.
+
+Semantics of `admit` (batch = the one-by-one definition, in order): a hash is admitted iff no
+entry with a different id is within the threshold, counting entries admitted earlier in the same
+batch. Entries of the same id never block each other, so a retried unit re-admits its own ids; an
+(id, hash) pair already present is not stored twice. If a retry produced a different hash for an
+id, both entries stay until the index is rebuilt from the committed shards (a stale entry can only
+cause a spurious rejection, never let a duplicate through).
+
+Sharding (`create_dedup(threshold, shards=S)`): S `DedupIndex` actors each hold the entries
+whose id hashes to them; a router actor checks a batch against all S shards in parallel, resolves
+in-batch conflicts, then inserts each admitted entry into its shard. The router processes one batch
+at a time, and that single serialisation point is what makes check-and-insert exact across
+shards: two racing callers can never both admit a near-duplicate pair. Trade-off: memory and
+search work scale out with S, writes do not (one router round trip per batch, a few ms), which is
+ample here (a single actor already checks ~100k hashes/s at one million). Routing by hash band
+instead would let bands check in parallel without a router, but near pairs can straddle bands,
+so it needs every hash replicated into m bands and a cross-shard lock per batch: m times the
+memory and a distributed lock, for throughput the pipeline does not need.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from dataclasses import dataclass
+from math import comb
+
+import numpy as np
+import ray
+
+_MAX_FIELDS = 6  # 4 B of row order per field per hash: the 64 B/hash budget allows no more
+_MAX_FIELD_BITS = 16  # bucket tables of at most 2**16 + 1 offsets
+_TAIL_ROWS = 256  # rows scanned directly before they are indexed into a segment
+_LEARN_ROWS = 4096  # hashes seen before the bit assignment is learned
+_CHUNK = 1024  # admit works in chunks so in-batch conflict search stays small
+_ID_CHUNK = 4096
+
+
+def popcount(x: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(x)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Field layout for one threshold: `fields` widths (bits), probe radius `radius` per field."""
+
+    fields: tuple[int, ...]
+    radius: int
+
+    @property
+    def starts(self) -> tuple[int, ...]:
+        return tuple(itertools.accumulate((0,) + self.fields[:-1]))
+
+
+def _plan(threshold: int, n_ref: int = 1 << 20) -> _Plan:
+    """Pick the field count minimising probes plus expected candidates at about n_ref hashes."""
+    best: tuple[float, _Plan] | None = None
+    for m in range(1, _MAX_FIELDS + 1):
+        radius = threshold // m
+        widths = [min(_MAX_FIELD_BITS, 64 // m + (i < 64 % m)) for i in range(m)]
+        bits = min(widths)
+        probes = sum(comb(bits, i) for i in range(radius + 1))
+        # A probe costs about as much as ~20 candidate distance checks in numpy.
+        cost = m * probes * (20 + n_ref / 2**bits)
+        if best is None or cost < best[0]:
+            best = (cost, _Plan(tuple(widths), radius))
+    assert best is not None
+    return best[1]
+
+
+def _learn_permutation(sample: np.ndarray, plan: _Plan) -> np.ndarray:
+    """Bit order (source bit for each destination bit) that balances fields on `sample`.
+
+    Bits go, most informative first, to the field where they lower the sum of squared bucket
+    sizes most; bits left over when the fields hold fewer than 64 are the least informative.
+    """
+    bits = ((sample[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).astype(np.int64)
+    p = bits.mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = np.nan_to_num(-(p * np.log2(p) + (1 - p) * np.log2(1 - p)))
+    keys = [np.zeros(len(sample), dtype=np.int64) for _ in plan.fields]
+    members: list[list[int]] = [[] for _ in plan.fields]
+    for b in np.argsort(-entropy, kind="stable"):
+        open_fields = [f for f, w in enumerate(plan.fields) if len(members[f]) < w]
+        if not open_fields:
+            break
+        scores = [_collisions(keys[f] * 2 + bits[:, b]) for f in open_fields]
+        f = open_fields[int(np.argmin(scores))]
+        keys[f] = keys[f] * 2 + bits[:, b]
+        members[f].append(int(b))
+    order = [b for f in members for b in f]
+    return np.array(order + [b for b in range(64) if b not in set(order)], dtype=np.int64)
+
+
+def _collisions(keys: np.ndarray) -> int:
+    counts = np.bincount(keys)
+    return int((counts * counts).sum())
+
+
+class _Permuter:
+    """Applies a 64-bit permutation with eight byte-indexed lookup tables."""
+
+    def __init__(self, source_of: np.ndarray):
+        dest_of = np.empty(64, dtype=np.int64)
+        dest_of[source_of] = np.arange(64)
+        values = np.arange(256, dtype=np.uint64)
+        self._luts = np.zeros((8, 256), dtype=np.uint64)
+        for byte in range(8):
+            for bit in range(8):
+                on = (values >> np.uint64(bit)) & np.uint64(1)
+                self._luts[byte] |= on << np.uint64(dest_of[8 * byte + bit])
+
+    def __call__(self, h: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(h), dtype=np.uint64)
+        for byte in range(8):
+            out |= self._luts[byte][(h >> np.uint64(8 * byte)) & np.uint64(0xFF)]
+        return out
+
+
+_FLIPS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _flips(bits: int, radius: int) -> np.ndarray:
+    """Every XOR mask of `bits` bits with at most `radius` ones."""
+    key = (bits, radius)
+    if key not in _FLIPS:
+        masks = [sum(1 << i for i in c) for r in range(min(radius, bits) + 1)
+                 for c in itertools.combinations(range(bits), r)]
+        _FLIPS[key] = np.array(masks, dtype=np.uint64)
+    return _FLIPS[key]
+
+
+class _Segment:
+    """Immutable multi-index over rows [start, start + size) of a (permuted) hash array.
+
+    Small segments bucket on fewer low bits of each field (about size / 4 buckets) so their
+    offset tables stay small; a coarser bucket is a superset of the exact one, so it stays exact.
+    """
+
+    def __init__(self, hashes: np.ndarray, start: int, plan: _Plan):
+        self.start, self.size = start, len(hashes)
+        self.bits = max(1, min(min(plan.fields), int(np.log2(max(self.size, 1))) - 2))
+        nb = 1 << self.bits
+        order, offsets = [], []
+        for f, shift in enumerate(plan.starts):
+            keys = self.keys(hashes, shift)
+            perm = np.argsort(keys, kind="stable")
+            order.append(perm.astype(np.uint32))
+            edges = np.searchsorted(keys[perm], np.arange(nb + 1, dtype=np.uint64))
+            offsets.append((edges + f * self.size).astype(np.uint32))
+        self.order = np.concatenate(order)
+        self.offsets = np.concatenate(offsets)
+
+    def keys(self, hashes: np.ndarray, shift: int) -> np.ndarray:
+        return (hashes >> np.uint64(shift)) & np.uint64((1 << self.bits) - 1)
+
+    def nbytes(self) -> int:
+        return self.order.nbytes + self.offsets.nbytes
+
+    def candidates(self, queries: np.ndarray, plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
+        """(query index, row) pairs sharing a bucket within the probe radius in some field."""
+        nb1 = (1 << self.bits) + 1
+        flips = _flips(self.bits, plan.radius)
+        keys = np.stack([self.keys(queries, s) for s in plan.starts])  # (m, Q)
+        slot = (keys[:, :, None] ^ flips[None, None, :]).astype(np.int64)
+        slot += (np.arange(len(plan.fields)) * nb1)[:, None, None]
+        lo = self.offsets[slot].astype(np.int64).ravel()
+        count = self.offsets[slot + 1].astype(np.int64).ravel() - lo
+        total = int(count.sum())
+        qidx = np.broadcast_to(np.arange(len(queries))[None, :, None], slot.shape).ravel()
+        qi = np.repeat(qidx, count)
+        pos = np.repeat(lo - (np.cumsum(count) - count), count) + np.arange(total)
+        return qi, self.order[pos].astype(np.int64) + self.start
+
+
+class _Rows:
+    """Append-only uint64 storage with modest over-allocation (the memory budget is tight)."""
+
+    def __init__(self) -> None:
+        self.data = np.zeros(0, dtype=np.uint64)
+        self.n = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        need = self.n + len(values)
+        if need > len(self.data):
+            grown = np.zeros(max(need, int(len(self.data) * 1.25), 1024), dtype=np.uint64)
+            grown[: self.n] = self.data[: self.n]
+            self.data = grown
+        self.data[self.n : need] = values
+        self.n = need
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.data[: self.n]
+
+
+class _Ids:
+    """Row -> id, packed as fixed-width byte chunks (a Python str per id costs ~80 B)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[np.ndarray] = []
+        self.tail: list[str] = []
+
+    def extend(self, ids: list[str]) -> None:
+        self.tail.extend(ids)
+        while len(self.tail) >= _ID_CHUNK:
+            head, self.tail = self.tail[:_ID_CHUNK], self.tail[_ID_CHUNK:]
+            self.chunks.append(np.array([i.encode() for i in head], dtype=np.bytes_))
+
+    def __getitem__(self, row: int) -> str:
+        c, i = divmod(row, _ID_CHUNK)
+        return self.chunks[c][i].decode() if c < len(self.chunks) else self.tail[i]
+
+    def nbytes(self) -> int:
+        return sum(c.nbytes for c in self.chunks) + sum(len(i) + 49 for i in self.tail)
+
+
+class HammingIndex:
+    """Exact near-duplicate index over 64-bit hashes: Hamming distance <= threshold."""
+
+    def __init__(self, threshold: int):
+        if not 0 <= threshold < 64:
+            raise ValueError(f"threshold must be in 0..63 bits, got {threshold}")
+        self.threshold = threshold
+        self.plan = _plan(threshold)
+        self._rows = _Rows()
+        self._ids = _Ids()
+        self._segments: list[_Segment] = []
+        self._indexed = 0  # rows below this are in segments; the rest are scanned directly
+        self._permute: _Permuter | None = None
+
+    def __len__(self) -> int:
+        return self._rows.n
+
+    def nbytes(self) -> int:
+        """Bytes held by the index's arrays and ids (what the memory budget counts)."""
+        return self._rows.data.nbytes + self._ids.nbytes() + sum(s.nbytes() for s in self._segments)
+
+    def add(self, ids: list[str], hashes: np.ndarray) -> None:
+        """Bulk load without checks (rebuilding from committed shards)."""
+        hashes = _as_hashes(ids, hashes)
+        self._append(list(ids), self._stored(hashes))
+
+    def admit(self, ids: list[str], hashes: np.ndarray) -> list[bool]:
+        """Check-and-insert; decisions equal admitting the hashes one by one, in order."""
+        hashes = _as_hashes(ids, hashes)
+        out: list[bool] = []
+        for a in range(0, len(ids), _CHUNK):
+            out.extend(self._admit_chunk(list(ids[a : a + _CHUNK]), hashes[a : a + _CHUNK]))
+        return out
+
+    def check(self, ids: list[str], hashes: np.ndarray) -> np.ndarray:
+        """Per hash: is an entry of another id within the threshold? Inserts nothing."""
+        hashes = _as_hashes(ids, hashes)
+        q = self._stored(hashes)
+        qi, rows, _ = self._hits(q)
+        blocked = np.zeros(len(ids), dtype=bool)
+        for i, row in zip(qi.tolist(), rows.tolist()):
+            if not blocked[i] and self._ids[row] != ids[i]:
+                blocked[i] = True
+        return blocked
+
+    def nearest(self, hash_: int) -> tuple[str, int] | None:
+        """The closest entry within the threshold, as (id, distance), or None."""
+        qi, rows, dist = self._hits(self._stored(np.array([hash_], dtype=np.uint64)))
+        if len(rows) == 0:
+            return None
+        best = int(np.argmin(dist))
+        return self._ids[int(rows[best])], int(dist[best])
+
+    def _admit_chunk(self, ids: list[str], hashes: np.ndarray) -> list[bool]:
+        q = self._stored(hashes)
+        qi, rows, dist = self._hits(q)
+        blocked = np.zeros(len(ids), dtype=bool)
+        present = np.zeros(len(ids), dtype=bool)  # this exact (id, hash) is already stored
+        for i, row, d in zip(qi.tolist(), rows.tolist(), dist.tolist()):
+            if self._ids[row] != ids[i]:
+                blocked[i] = True
+            elif d == 0:
+                present[i] = True
+        admitted = resolve_batch(ids, q, blocked, self.threshold, self.plan)
+        new = [i for i in range(len(ids)) if admitted[i] and not present[i]]
+        new = _drop_repeats(ids, hashes, new)
+        self._append([ids[i] for i in new], q[new])
+        return admitted
+
+    def _stored(self, hashes: np.ndarray) -> np.ndarray:
+        return hashes if self._permute is None else self._permute(hashes)
+
+    def _hits(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query index, row, distance) for every stored row within the threshold (repeats possible)."""
+        stored = self._rows.view
+        parts = [s.candidates(q, self.plan) for s in self._segments]
+        tail = stored[self._indexed :]
+        d = popcount(q[:, None] ^ tail[None, :])
+        ti, tr = np.nonzero(d <= self.threshold)
+        parts.append((ti, tr + self._indexed))
+        qi = np.concatenate([p[0] for p in parts]).astype(np.int64)
+        rows = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        dist = popcount(stored[rows] ^ q[qi]).astype(np.int64)
+        keep = dist <= self.threshold
+        return qi[keep], rows[keep], dist[keep]
+
+    def _append(self, ids: list[str], stored: np.ndarray) -> None:
+        self._ids.extend(ids)
+        self._rows.extend(stored)
+        if self._permute is None and self._rows.n >= _LEARN_ROWS:
+            self._learn()
+        if self._permute is not None and self._rows.n - self._indexed >= _TAIL_ROWS:
+            self._index_tail()
+
+    def _learn(self) -> None:
+        order = _learn_permutation(self._rows.view[:_LEARN_ROWS], self.plan)
+        self._permute = _Permuter(order)
+        self._rows.data[: self._rows.n] = self._permute(self._rows.view)
+
+    def _index_tail(self) -> None:
+        n = self._rows.n
+        self._segments.append(_Segment(self._rows.view[self._indexed : n], self._indexed, self.plan))
+        self._indexed = n
+        while len(self._segments) >= 2 and self._segments[-2].size < 2 * self._segments[-1].size:
+            first = self._segments[-2]
+            merged = self._rows.view[first.start : n]
+            self._segments[-2:] = [_Segment(merged, first.start, self.plan)]
+
+
+def resolve_batch(
+    ids: list[str], q: np.ndarray, blocked: np.ndarray, threshold: int, plan: _Plan
+) -> list[bool]:
+    """Admit in order: an unblocked hash is admitted unless an earlier admitted one of another
+    id in the same batch is within the threshold. `q` may be permuted (distances are not)."""
+    admitted = ~blocked
+    batch = _Segment(q, 0, plan)
+    qi, rows = batch.candidates(q, plan)
+    near = (rows < qi) & (popcount(q[qi] ^ q[rows]) <= threshold)
+    earlier: dict[int, set[int]] = {}
+    for i, j in zip(qi[near].tolist(), rows[near].tolist()):
+        if ids[i] != ids[j]:
+            earlier.setdefault(i, set()).add(j)
+    for i in sorted(earlier):
+        if admitted[i] and any(admitted[j] for j in earlier[i]):
+            admitted[i] = False
+    return admitted.tolist()
+
+
+def _drop_repeats(ids: list[str], hashes: np.ndarray, rows: list[int]) -> list[int]:
+    """Keep the first of repeated (id, hash) pairs within one batch."""
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for i in rows:
+        key = (ids[i], int(hashes[i]))
+        if key not in seen:
+            seen.add(key)
+            out.append(i)
+    return out
+
+
+def _as_hashes(ids: list[str], hashes: np.ndarray) -> np.ndarray:
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+    if hashes.ndim != 1 or len(hashes) != len(ids):
+        raise ValueError(f"need one hash per id: {len(ids)} ids, hashes of shape {hashes.shape}")
+    return hashes
+
+
+def shard_of(id_: str, shards: int) -> int:
+    """Stable shard for an id (crc32, not Python's salted hash: every process must agree)."""
+    return zlib.crc32(id_.encode()) % shards
+
+
+class HammingIndexActor:
+    """One index in its own process; Ray runs its calls one at a time, so admit is atomic."""
+
+    def __init__(self, threshold: int):
+        self.index = HammingIndex(threshold)
+
+    def admit(self, ids: list[str], hashes: np.ndarray) -> list[bool]:
+        return self.index.admit(ids, hashes)
+
+    def add(self, ids: list[str], hashes: np.ndarray) -> None:
+        self.index.add(ids, hashes)
+
+    def check(self, ids: list[str], hashes: np.ndarray) -> np.ndarray:
+        return self.index.check(ids, hashes)
+
+    def size(self) -> int:
+        return len(self.index)
+
+    def nearest(self, hash_: int) -> tuple[str, int] | None:
+        return self.index.nearest(hash_)
+
+
+class ShardRouter:
+    """Serialises check-and-insert over S index shards partitioned by id (see module docstring)."""
+
+    def __init__(self, threshold: int, shards: int):
+        self.threshold = threshold
+        self.plan = _plan(threshold)
+        self.shards = [DedupIndex.remote(threshold) for _ in range(shards)]
+
+    def admit(self, ids: list[str], hashes: np.ndarray) -> list[bool]:
+        hashes = _as_hashes(ids, hashes)
+        out: list[bool] = []
+        for a in range(0, len(ids), _CHUNK):
+            out.extend(self._admit_chunk(list(ids[a : a + _CHUNK]), hashes[a : a + _CHUNK]))
+        return out
+
+    def add(self, ids: list[str], hashes: np.ndarray) -> None:
+        hashes = _as_hashes(ids, hashes)
+        ray.get([s.add.remote(*self._part(ids, hashes, list(range(len(ids))), k))
+                 for k, s in enumerate(self.shards)])
+
+    def size(self) -> int:
+        return sum(ray.get([s.size.remote() for s in self.shards]))
+
+    def nearest(self, hash_: int) -> tuple[str, int] | None:
+        found = [f for f in ray.get([s.nearest.remote(hash_) for s in self.shards]) if f]
+        return min(found, key=lambda f: f[1]) if found else None
+
+    def _admit_chunk(self, ids: list[str], hashes: np.ndarray) -> list[bool]:
+        checks = ray.get([s.check.remote(ids, hashes) for s in self.shards])
+        admitted = resolve_batch(ids, hashes, np.logical_or.reduce(checks), self.threshold, self.plan)
+        keep = [i for i, a in enumerate(admitted) if a]
+        inserted = ray.get([s.admit.remote(*self._part(ids, hashes, keep, k))
+                            for k, s in enumerate(self.shards)])
+        if not all(all(r) for r in inserted):
+            raise RuntimeError("a dedup shard refused an entry the router admitted: shards diverged")
+        return admitted
+
+    def _part(self, ids: list[str], hashes: np.ndarray, rows: list[int], k: int):
+        mine = [i for i in rows if shard_of(ids[i], len(self.shards)) == k]
+        return [ids[i] for i in mine], hashes[mine]
+
+
+DedupIndex = ray.remote(HammingIndexActor)
+DedupRouter = ray.remote(ShardRouter)
+
+
+def create_dedup(threshold: int, shards: int = 1, **actor_options):
+    """An actor handle with admit / add / size / nearest: one index, or a router over S shards."""
+    if shards < 1:
+        raise ValueError(f"shards must be >= 1, got {shards}")
+    if shards == 1:
+        return DedupIndex.options(**actor_options).remote(threshold)
+    return DedupRouter.options(**actor_options).remote(threshold, shards)
