@@ -34,3 +34,30 @@ def check_image(png: bytes) -> str | None:
     if counts.max() / codes.size > 1 - MIN_INK_SHARE:
         return "blank_image"
     return None
+
+
+TEXT_OUTSIDE_TOLERANCE_PX = 2.0
+TEXT_OVERLAP_SHARE = 0.3  # of the smaller box: kerning-level touches are not overlaps
+
+
+def _area(box: list[float]) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _intersection(a: list[float], b: list[float]) -> float:
+    return _area([max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])])
+
+
+def check_texts(trace: dict, width: int, height: int) -> str | None:
+    """Text cut off by the figure's edge, or drawn over other text (from the trace's boxes)."""
+    boxes = [(t["text"], t["bbox_px"]) for t in trace.get("texts", []) if t.get("bbox_px")]
+    tol = TEXT_OUTSIDE_TOLERANCE_PX
+    for text, (x0, y0, x1, y1) in boxes:
+        if x0 < -tol or y0 < -tol or x1 > width + tol or y1 > height + tol:
+            return "text_outside"
+    for i, (_, a) in enumerate(boxes):
+        for _, b in boxes[i + 1:]:
+            smaller = min(_area(a), _area(b))
+            if smaller > 0 and _intersection(a, b) > TEXT_OVERLAP_SHARE * smaller:
+                return "text_overlap"
+    return None

@@ -14,7 +14,7 @@ import numpy as np
 from iccgen.hashing import phash_png
 from iccgen.schema import Triplet, triplet_id
 from iccgen.unit import Kept, Outcome, Rejected, UnitContext
-from pipelines.checks import check_image
+from pipelines.checks import check_image, check_texts
 
 
 async def execute(ctx: UnitContext, code: str, trace: bool = True) -> Any:
@@ -42,17 +42,24 @@ async def realise(
     caption: str,
     variant: int = 0,
     result: Any = None,
+    qc: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Outcome:
     """Execute (unless `result` is given), check, hash and admit one candidate."""
+    qc = qc or {}
     if result is None:
         result = await execute(ctx, code)
     if not result.ok:
         return Rejected(f"exec:{result.status.value}", result.error)
-    reason = check_image(result.png)
+    reason = check_image(result.png) or check_texts(result.trace or {}, result.width, result.height)
     if reason:
         return Rejected(reason)
     phash = phash_png(result.png)
+    # The stored program must re-render to the stored image: unseeded randomness or
+    # time-dependent output would make the pair a lie for anyone who runs it again.
+    again = await execute(ctx, code, trace=False)
+    if not again.ok or phash_png(again.png) != phash:
+        return Rejected("not_reproducible", again.error)
     tid = triplet_id(ctx.spec.pipeline, ctx.spec.unit, item, variant)
     # Admission comes last: a hash admitted for a candidate that is then dropped would block
     # its look-alikes for the rest of the job.
@@ -73,6 +80,7 @@ async def realise(
             variant=variant,
             attempt=attempt,
             trace=(result.trace or {}).get("summary"),
+            qc={**qc, "checks": {"image": "pass", "texts": "pass", "reproducible": True}},
             **fields,
         )
     )
