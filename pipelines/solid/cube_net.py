@@ -1,0 +1,166 @@
+"""Cube nets with labelled faces and folding questions (opposite, adjacent, orientation)."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from pipelines.solid import nets
+from pipelines.solid.base import SolidSample, choose, join_words, phrase
+from pipelines.solid.program import num, program
+
+LABEL_SETS = [list("ABCDEF"), list("123456"), list("UVWXYZ")]
+PALETTE = {"#8ecae6": "sky blue", "#ffb703": "amber", "#90be6d": "green", "#f28482": "salmon",
+           "#cdb4db": "lilac", "#bdbdbd": "grey"}
+PLAIN = "#f2f2f2"
+QUESTIONS_BY_DIFFICULTY = {1: ["opposite", "fold"], 2: ["opposite", "adjacent", "fold"], 3: ["adjacent", "right", "fold"]}
+
+
+def layout(p: dict) -> tuple[tuple[nets.Cell, ...], dict[nets.Cell, str]]:
+    cells = nets.transform(nets.all_nets()[p["net"]], p["symmetry"])
+    return cells, dict(zip(cells, p["labels"]))
+
+
+def folded(p: dict) -> dict[str, np.ndarray]:
+    """Outward normal of the cube face that each label ends up on."""
+    cells, label = layout(p)
+    return {label[c]: np.array(f["n"]) for c, f in nets.fold(cells).items()}
+
+
+def opposite(p: dict, x: str) -> str:
+    normals = folded(p)
+    return next(k for k, n in normals.items() if (n == -normals[x]).all())
+
+
+def adjacent(p: dict, x: str) -> list[str]:
+    normals = folded(p)
+    return sorted(k for k, n in normals.items() if np.dot(n, normals[x]) == 0)
+
+
+def on_right(p: dict, bottom: str, front: str) -> str:
+    """With `bottom` down and `front` facing the viewer, the face on the viewer's right."""
+    normals = folded(p)
+    right = np.cross(normals[front], normals[bottom])  # x = y × z with y = -front, z = -bottom
+    return next(k for k, n in normals.items() if (n == right).all())
+
+
+class CubeNet:
+    name = "cube_net"
+
+    def sample(self, rng: np.random.Generator, difficulty: int = 1) -> dict:
+        labels = list(choose(rng, LABEL_SETS))
+        rng.shuffle(labels)
+        d = min(max(difficulty, 1), 3)
+        p = {"net": int(rng.integers(11)), "symmetry": int(rng.integers(8)), "labels": labels,
+             "question": choose(rng, QUESTIONS_BY_DIFFICULTY[d]),
+             "focus": choose(rng, labels), "front": None, "style": int(rng.integers(1000)),
+             "colors": [str(c) for c in rng.permutation(list(PALETTE))] if rng.random() < 0.75 else None,
+             "cube": None}
+        if p["question"] in ("right", "fold"):
+            p["front"] = choose(rng, adjacent(p, p["focus"]))
+        if p["question"] == "fold":
+            p["cube"] = _cube(p, p["focus"], p["front"], valid=bool(rng.random() < 0.5), subtle=d == 3)
+        return p
+
+    def build(self, p: dict) -> SolidSample:
+        cells, label = layout(p)
+        kind = nets.arrangement(cells)
+        cols, rows = max(c for c, _ in cells) + 1, max(r for _, r in cells) + 1
+        fills = p["colors"] or [PLAIN] * 6
+        colour = dict(zip((label[c] for c in cells), fills))
+        squares = "\n".join(f'    (({c}, {r}), "{label[(c, r)]}", "{colour[label[(c, r)]]}"),' for c, r in cells)
+        setup = f"# ((column, row), label, colour) of each square; row 0 is the top row\nSQUARES = [\n{squares}\n]"
+        width = cols + (CUBE_GAP + CUBE_SIZE * 1.36 if p["cube"] else 0)
+        half = max(width, rows) / 2 + 0.4
+        body = """
+            fig = plt.figure(figsize=(6, 6))
+            ax = fig.add_axes([0, 0, 1, 1])
+            for (col, row), label, colour in SQUARES:
+                ax.add_patch(plt.Rectangle((col, -row - 1), 1, 1, facecolor=colour, edgecolor="k", lw=1.6))
+                ax.text(col + 0.5, -row - 0.5, label, fontsize=24, ha="center", va="center")
+            """
+        if p["cube"]:
+            sides = ", ".join(f'"{k}": ("{p["cube"][k]}", "{colour[p["cube"][k]]}")' for k in ("front", "right", "top"))
+            setup += (f"\n\n# a cube beside the net, in cabinet projection: face -> (label, colour)\nCUBE = {{{sides}}}\n"
+                      f"ORIGIN = np.array([{num(cols + CUBE_GAP)}, {num(-rows / 2 - CUBE_SIZE * 0.68)}])  # front-bottom-left corner\n"
+                      f"S = {CUBE_SIZE}  # edge of the drawn cube\n"
+                      "DEPTH = 0.5 * S * np.array([np.cos(np.radians(45)), np.sin(np.radians(45))])")
+            body += """
+            o, ex, ez = ORIGIN, np.array([S, 0]), np.array([0, S])
+            quads = {"front": [o, o + ex, o + ex + ez, o + ez],
+                     "right": [o + ex, o + ex + DEPTH, o + ex + DEPTH + ez, o + ex + ez],
+                     "top": [o + ez, o + ex + ez, o + ex + ez + DEPTH, o + ez + DEPTH]}
+            for side, corners in quads.items():
+                label, colour = CUBE[side]
+                ax.add_patch(plt.Polygon(corners, facecolor=colour, edgecolor="k", lw=1.6))
+                ax.text(*np.mean(corners, axis=0), label, fontsize=20, ha="center", va="center")
+            """
+        body += f"""
+            ax.set_xlim({num(width / 2 - half)}, {num(width / 2 + half)})  # a square frame round the figure
+            ax.set_ylim({num(-rows / 2 - half)}, {num(-rows / 2 + half)})
+            ax.set_aspect("equal")
+            ax.axis("off")
+            """
+        doc = f"Net of a cube in the {kind} arrangement: six unit squares, each labelled"
+        doc += ", and a cube that may be folded from it." if p["cube"] else "."
+        code = program(doc, setup, (), textwrap.dedent(body))
+        question, answer = _question(p)
+        template = f"cube_net/{kind}" + ("/fold" if p["cube"] else "")
+        return SolidSample(self.name, template, p, code, _caption(p, cells, label, kind), question, answer)
+
+
+CUBE_GAP, CUBE_SIZE = 1.2, 1.4
+
+
+def _cube(p: dict, bottom: str, front: str, valid: bool, subtle: bool) -> dict:
+    """The three visible faces of the folded cube resting on `bottom`; an impossible one if not
+    valid: front and right swapped (mirror image) or, plainer, a face beside its opposite."""
+    top, right = opposite(p, bottom), on_right(p, bottom, front)
+    if valid:
+        return {"top": top, "front": front, "right": right, "valid": True}
+    if subtle:
+        return {"top": top, "front": right, "right": front, "valid": False}
+    return {"top": top, "front": front, "right": opposite(p, front), "valid": False}
+
+
+def _caption(p: dict, cells, label, kind: str) -> str:
+    cols, rows = max(c for c, _ in cells) + 1, max(r for _, r in cells) + 1
+    by_row = []
+    for r in range(rows):
+        here = [(c, label[(c, rr)]) for c, rr in cells if rr == r]
+        where = ", ".join(f"{lab} (column {c + 1})" for c, lab in here)
+        by_row.append(f"row {r + 1}: {where}")
+    pairs = sorted({tuple(sorted((k, opposite(p, k)))) for k in p["labels"]})
+    return " ".join(part for part in [
+        phrase(p, [
+            f"A net of a cube made of six labelled unit squares in the {kind} arrangement, spanning {cols} columns and {rows} rows.",
+            f"The figure shows a cube net ({kind} type): six squares labelled {join_words(sorted(p['labels']))} on a {cols} × {rows} grid.",
+            f"Six unit squares form a {kind} net of a cube, {cols} squares wide and {rows} high, each carrying one label.",
+        ]),
+        "Counting rows from the top and columns from the left — " + "; ".join(by_row) + ".",
+        ("The squares are coloured " + join_words([f"{lab} {PALETTE[col]}" for lab, col in
+                                                   zip((label[c] for c in cells), p["colors"])]) + "."
+         if p["colors"] else "All squares are plain light grey."),
+        (f"To the right of the net a cube is drawn in oblique projection, showing {p['cube']['top']} on top, "
+         f"{p['cube']['front']} in front and {p['cube']['right']} on the right." if p["cube"] else ""),
+        phrase(p, ["When it is folded into a cube, the opposite faces are ",
+                   "Folded up, the net gives a cube whose opposite face pairs are "], "style")
+        + join_words([f"{a}–{b}" for a, b in pairs]) + ".",
+    ] if part)
+
+
+def _question(p: dict) -> tuple[str, str]:
+    x = p["focus"]
+    if p["question"] == "opposite":
+        q = phrase(p, [f"When the net is folded into a cube, which face is opposite face {x}?",
+                       f"Fold the net into a cube. Which label ends up opposite {x}?"])
+        return q, opposite(p, x)
+    if p["question"] == "adjacent":
+        return (f"When the net is folded into a cube, which faces share an edge with face {x}?",
+                ", ".join(adjacent(p, x)))
+    if p["question"] == "fold":
+        return ("Can the cube on the right be folded from the net, with the labels on the outside? Answer yes or no.",
+                "yes" if p["cube"]["valid"] else "no")
+    y = p["front"]
+    return (f"The net is folded into a cube with the labels on the outside. Face {x} is on the bottom "
+            f"and face {y} faces you. Which face is on your right?", on_right(p, x, y))

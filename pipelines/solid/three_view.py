@@ -1,0 +1,137 @@
+"""Orthographic three-views (front, left, top) of a unit-cube solid, hidden lines dashed."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from pipelines.solid import kernels, projection, voxels
+from pipelines.solid.base import SolidSample, choose, join_words, phrase
+from pipelines.solid.program import program
+
+VIEW_AXES = {  # title -> how VOX[x, y, z] is rearranged to [right, away from viewer, up]
+    "Front view": "VOX",
+    "Left view": "VOX.transpose(1, 0, 2)[::-1]",
+    "Top view": "VOX[:, :, ::-1].transpose(0, 2, 1)",
+}
+
+
+def voxel_array(heights: list[list[int]]) -> np.ndarray:
+    h = np.array(heights)
+    return np.arange(h.max()) < h.T[:, :, None]
+
+
+def view_arrays(heights: list[list[int]]) -> dict[str, np.ndarray]:
+    scope = {"VOX": voxel_array(heights)}
+    return {title: eval(expr, scope) for title, expr in VIEW_AXES.items()}  # noqa: S307 - own text
+
+
+class ThreeView:
+    name = "three_view"
+
+    def sample(self, rng: np.random.Generator, difficulty: int = 1) -> dict:
+        view = projection.sample_view(rng, ("ortho",))
+        heights = voxels.sample_heights(rng, difficulty, view)
+        return {"heights": heights, "view": view, "variant": choose(rng, ["solid", "numbered"]),
+                "style": int(rng.integers(1000))}
+
+    def build(self, p: dict) -> SolidSample:
+        heights = p["heights"]
+        numbered = p["variant"] == "numbered"
+        lines = {t: [kernels.merge(s) for s in kernels.view_lines(v)] for t, v in view_arrays(heights).items()}
+        code = program(_doc(p), _setup(p), _funcs(numbered), _body(p, numbered))
+        caption, question, answer = _text(p, lines)
+        return SolidSample(self.name, f"three_view/{p['variant']}", p, code, caption, question, answer)
+
+
+def _doc(p: dict) -> str:
+    extra = "the top view numbered with column heights" if p["variant"] == "numbered" else "and the solid itself"
+    return f"Three orthographic views of a solid of {voxels.total(p['heights'])} unit cubes, {extra}."
+
+
+def _setup(p: dict) -> str:
+    views = "\n".join(f'    "{t}": {e},' for t, e in VIEW_AXES.items())
+    h = p["heights"]
+    span = max(len(h), len(h[0]), max(map(max, h)))
+    parts = [
+        "# HEIGHTS[row][col]: cubes stacked on floor cell (col, row); row 0 is the front row\n"
+        + voxels.literal(h),
+        "H = np.array(HEIGHTS)\nVOX = np.arange(H.max()) < H.T[:, :, None]  # VOX[x, y, z]: is there a cube?",
+        "# Each view sees VOX rearranged as [right, away from the viewer, up]; the left view looks\n"
+        f"# from the left, so the front of the solid is on its right.\nVIEWS = {{\n{views}\n}}",
+        f"HIDDEN = (0, (4, 3))  # dash pattern of hidden lines\nLIMITS = (-0.6, {span + 0.6})  # same scale in every view, so the views line up",
+    ]
+    if p["variant"] == "solid":
+        parts.append(projection.source(p["view"]).rstrip())
+    return "\n\n".join(parts)
+
+
+def _funcs(numbered: bool) -> tuple:
+    base = (kernels.view_lines, kernels.merge)
+    return base if numbered else base + (kernels.draw_cubes,)
+
+
+def _body(p: dict, numbered: bool) -> str:
+    body = '''
+        fig, axs = plt.subplots(2, 2, figsize=(7, 7))
+        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.95, wspace=0.05, hspace=0.12)
+        for ax, (title, vox) in zip([axs[0, 0], axs[0, 1], axs[1, 0]], VIEWS.items()):
+            visible, hidden = view_lines(vox)
+            for style, segments in (("-", visible), (HIDDEN, hidden)):
+                for (u0, v0), (u1, v1) in merge(segments):
+                    ax.plot([u0, u1], [v0, v1], color="k", lw=1.6, ls=style)
+            ax.set_title(title, fontsize=13)
+            ax.set_xlim(LIMITS)
+            ax.set_ylim(LIMITS)
+        '''
+    if numbered:
+        body += '''
+        for y, row in enumerate(HEIGHTS):  # the number of cubes in each column, on the top view
+            for x, h in enumerate(row):
+                if h:
+                    axs[1, 0].text(x + 0.5, y + 0.5, str(h), fontsize=14, ha="center", va="center")
+        '''
+    else:
+        body += '''
+        CUBES = [(x, y, z) for y, row in enumerate(HEIGHTS) for x, h in enumerate(row) for z in range(h)]
+        draw_cubes(axs[1, 1], CUBES, P, TOWARD)
+        axs[1, 1].autoscale()
+        '''
+    body += '''
+        for ax in axs.flat:
+            ax.set_aspect("equal")
+            ax.axis("off")
+        '''
+    return "\n".join(textwrap.dedent(b).strip() for b in body.split("\n\n") if b.strip())
+
+
+def _text(p: dict, lines: dict) -> tuple[str, str, str]:
+    heights = p["heights"]
+    n = voxels.total(heights)
+    rows, cols, tall = len(heights), len(heights[0]), max(map(max, heights))
+    sizes = {"Front view": (cols, tall), "Left view": (rows, tall), "Top view": (cols, rows)}
+    per_view = []
+    for title, (visible, hidden) in lines.items():
+        w, h = sizes[title]
+        dashed = f"{len(hidden)} dashed hidden line{'s' if len(hidden) != 1 else ''}" if hidden else "no hidden lines"
+        per_view.append(f"the {title.lower()} is {w} units wide and {h} high with {len(visible)} solid and {dashed}")
+    layout = ("The front view is at the top left, the left view (seen from the left, placed to its right) "
+              "at the top right and the top view below the front view")
+    if p["variant"] == "numbered":
+        layout += "; each cell of the top view carries the number of cubes stacked there."
+    else:
+        layout += f"; the solid itself is drawn at the bottom right {projection.describe(p['view'])}."
+    caption = " ".join([
+        phrase(p, [
+            f"Three-view drawing of a solid made of {n} unit cubes on a {cols} × {rows} base.",
+            f"Orthographic front, left and top views of {n} unit cubes stacked in columns on a {cols} × {rows} base.",
+        ]),
+        layout,
+        f"Column heights by row — {voxels.rows_text(heights)}.",
+        phrase(p, ["In the views, ", "Reading the views: "], "style") + join_words(per_view) + ".",
+    ])
+    dashed_views = [t for t, (_, hid) in lines.items() if hid]
+    if p["variant"] == "numbered" or not dashed_views:
+        return caption, "How many unit cubes make up the solid?", str(n)
+    title = dashed_views[p["style"] % len(dashed_views)]
+    return caption, f"How many dashed (hidden) lines are drawn in the {title.lower()}?", str(len(lines[title][1]))
