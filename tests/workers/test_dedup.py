@@ -1,0 +1,118 @@
+"""The near-duplicate index: exact against a naive scan, batch = one-by-one, ids re-admit."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from workers.dedup import HammingIndex, create_dedup
+
+
+def naive_admit(ids: list[str], hashes: np.ndarray, threshold: int) -> list[bool]:
+    """The definition: admitted iff no kept entry of another id is within the threshold."""
+    kept_ids: list[str] = []
+    kept: list[int] = []
+    out = []
+    for i, h in zip(ids, hashes.tolist()):
+        near = np.bitwise_count(np.array(kept, dtype=np.uint64) ^ np.uint64(h)) <= threshold
+        ok = not any(n and k != i for n, k in zip(near.tolist(), kept_ids))
+        out.append(ok)
+        if ok:
+            kept_ids.append(i)
+            kept.append(h)
+    return out
+
+
+def clustered(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Hashes around a few hundred centres with plot-like bias (bit 0 always set)."""
+    centres = rng.integers(0, 2**63, 200, dtype=np.uint64) | np.uint64(1)
+    out = centres[rng.integers(0, len(centres), n)]
+    for _ in range(6):
+        bit = np.uint64(1) << rng.integers(1, 64, n).astype(np.uint64)
+        out ^= np.where(rng.random(n) < 0.5, bit, np.uint64(0))
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0, 2, 4, 6, 8])
+def test_admit_equals_naive_scan_on_clustered_hashes(threshold):
+    rng = np.random.default_rng(threshold)
+    hashes = clustered(5000, rng)  # crosses the learning point and several segment merges
+    ids = [f"x{i}" for i in range(len(hashes))]
+    index = HammingIndex(threshold)
+    got = []
+    for a in range(0, len(ids), 700):
+        got += index.admit(ids[a : a + 700], hashes[a : a + 700])
+    assert got == naive_admit(ids, hashes, threshold)
+    assert len(index) == sum(got)
+    assert 0 < sum(got) < len(ids)
+
+
+def test_conflicts_inside_one_batch_resolve_in_order():
+    index = HammingIndex(4)
+    base = np.uint64(0x0F0F_F0F0_1234_5678)
+    hashes = np.array([base, base ^ np.uint64(0b111), base ^ np.uint64(0xFF << 40), base ^ np.uint64(1)])
+    assert index.admit(["a", "b", "c", "d"], hashes) == [True, False, True, False]
+    assert index.nearest(int(base ^ np.uint64(0b11))) == ("a", 2)
+    assert index.nearest(int(base ^ np.uint64(0xFFFF))) is None
+
+
+def test_a_retried_id_is_readmitted_and_not_stored_twice():
+    index = HammingIndex(4)
+    h = np.array([123456789, 987654321], dtype=np.uint64)
+    assert index.admit(["u1-a", "u1-b"], h) == [True, True]
+    assert index.admit(["u1-a", "u1-b"], h) == [True, True]
+    assert index.admit(["u1-a"], h[:1] ^ np.uint64(0b11)) == [True]  # re-render moved 2 bits
+    assert index.admit(["u2-a"], h[:1]) == [False]
+    assert index.admit(["z", "z"], np.array([5, 5], dtype=np.uint64)) == [True, True]
+    assert len(index) == 4
+
+
+def test_add_rebuilds_without_checks_and_then_blocks():
+    rng = np.random.default_rng(1)
+    hashes = clustered(6000, rng)
+    index = HammingIndex(4)
+    index.add([f"k{i}" for i in range(len(hashes))], hashes)
+    assert len(index) == len(hashes)
+    isolated = next(i for i, h in enumerate(hashes)
+                    if (np.bitwise_count(hashes ^ h) <= 4).sum() == 1)
+    assert index.admit(["new"], hashes[isolated : isolated + 1]) == [False]
+    assert index.admit([f"k{isolated}"], hashes[isolated : isolated + 1]) == [True]
+    assert index.nbytes() / len(index) < 64
+
+
+def test_threshold_is_validated():
+    with pytest.raises(ValueError):
+        HammingIndex(64)
+    with pytest.raises(ValueError):
+        HammingIndex(4).admit(["a"], np.array([1, 2], dtype=np.uint64))
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_racing_callers_never_both_keep_a_near_duplicate_pair(ray_session, shards):
+    ray = ray_session
+    index = create_dedup(4, shards=shards)
+    rng = np.random.default_rng(shards)
+    base = clustered(400, rng)
+    pairs = [(base, [f"a{i}" for i in range(len(base))]),
+             (base ^ np.uint64(0b101), [f"b{i}" for i in range(len(base))])]
+    results: dict[int, list[bool]] = {}
+
+    def caller(k: int) -> None:
+        hashes, ids = pairs[k]
+        got = []
+        for a in range(0, len(ids), 25):
+            got += ray.get(index.admit.remote(ids[a : a + 25], hashes[a : a + 25]))
+        results[k] = got
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not any(a and b for a, b in zip(results[0], results[1]))
+    assert ray.get(index.size.remote()) == sum(results[0]) + sum(results[1])
+    found = ray.get(index.nearest.remote(int(base[0])))
+    assert found is not None and found[1] <= 2
+    ray.kill(index)
