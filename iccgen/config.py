@@ -117,6 +117,7 @@ class DedupConfig(_Section):
 
     enabled: bool = True
     threshold: int = Field(4, ge=0, le=16, description="max Hamming distance of a near-duplicate")
+    shards: int = Field(1, ge=1, le=256, description="index actors (memory scales out on a cluster)")
 
 
 class SandboxConfig(_Section):
@@ -169,6 +170,7 @@ class JobConfig(_Section):
                     "max_backoff_s", "concurrency"):
             data["model"].pop(key)
         data["sandbox"].pop("workers")
+        data["dedup"].pop("shards")
         return data
 
     def fingerprint(self) -> str:

@@ -1,0 +1,197 @@
+"""Image Reproduce end to end: Ray workers, the sandbox, and the scripted model server.
+
+The seeds are renderings of the fixture programs. The scripted model recognises a seed by the
+image it is sent and answers with that seed's role: the exact program, a broken one that its
+repair fixes, a loop, an answer without code, a program of another seed, and so on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import threading
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from model_server import Answer, ModelServer, Request, dropped, empty_choices, malformed, \
+    rate_limited, reply, server_error, slow
+from PIL import Image
+
+from iccgen.config import JobConfig
+from iccgen.errors import EndpointError, InputError
+from iccgen.store import ShardStore
+from pipelines.reproduce.pipeline import ReproducePipeline
+from pipelines.reproduce.seeds import decode_seed
+from sandbox import Sandbox
+from workers.unit_worker import sandbox_limits
+
+pytestmark = pytest.mark.timeout(240)
+
+PROGRAMS = Path(__file__).parents[1] / "fixtures" / "programs"
+
+# seed program -> what the scripted model does with it
+ROLES = {
+    "bar_rainfall": "exact",
+    "damped_oscillation": "broken_then_fixed",
+    "scatter_regression": "loops_then_fixed",
+    "pie_energy_mix": "no_fence",
+    "polar_rose": "always_raises",
+    "histogram_normal": "other_program",
+}
+KEPT = {"bar_rainfall", "damped_oscillation", "scatter_regression"}
+BROKEN = "import math\nmath.no_such_function()  # seed: {name}\n"
+LOOP = "while True:  # seed: {name}\n    pass\n"
+
+
+def fenced(code: str) -> str:
+    return f"Here is the program.\n\n```python\n{code}```\n"
+
+
+def job_config(out, seeds, **over) -> JobConfig:
+    base = dict(
+        out=str(out), pipelines=["reproduce"], n=100, shard_size=3, workers=1,
+        reproduce={"seeds": str(seeds), "max_repairs": 2},
+        model={"base_url": "http://127.0.0.1:9/v1", "model": "test-model", "timeout_s": 1.0,
+               "backoff_s": 0.05, "max_backoff_s": 0.2, "max_retries": 8},
+        sandbox={"cpu_seconds": 1.5, "wall_seconds": 2.0, "figsize": [6, 6], "dpi": 80},
+    )
+    for key, value in over.items():
+        base[key] = {**base[key], **value} if isinstance(value, dict) else value
+    return JobConfig.model_validate(base)
+
+
+class Script:
+    """Answers caption, code and repair prompts for the seeds it knows."""
+
+    def __init__(self, programs: dict[str, str], seed_keys: dict[str, str]):
+        self.programs, self.seed_keys = programs, seed_keys
+        self.down_after: int | None = None
+        self.count = itertools.count(1)
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Answer:
+        with self.lock:
+            n = next(self.count)
+        if self.down_after is not None and n > self.down_after:
+            return dropped()
+        if not request.images:
+            return self.repair(request.text)
+        name = self.seed_keys[hashlib.sha256(request.images[0]).hexdigest()]
+        if "A detailed description of the image" not in request.text:
+            return reply(f"A STEM figure drawn by the program {name}.")
+        return self.code(name)
+
+    def code(self, name: str) -> Answer:
+        role = ROLES.get(name, "exact")
+        if role == "no_fence":
+            return reply("I would plot a pie chart with plt.pie and four slices.")
+        if role == "other_program":
+            return reply(fenced(self.programs["contour_potential"]))
+        if role == "broken_then_fixed" or role == "always_raises":
+            return reply(fenced(BROKEN.format(name=name)))
+        if role == "loops_then_fixed":
+            return reply(fenced(LOOP.format(name=name)))
+        return reply(fenced(self.programs[name]))
+
+    def repair(self, text: str) -> Answer:
+        name = text.split("# seed: ", 1)[1].split("\n", 1)[0].strip()
+        if ROLES[name] == "always_raises":
+            return reply(fenced(BROKEN.format(name=name)))
+        return reply(fenced(self.programs[name]))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Seed images (the fixture programs rendered as the job renders) and three bad files."""
+    programs = {p.stem: p.read_text() for p in PROGRAMS.glob("*.py")}
+    folder = tmp_path_factory.mktemp("seeds")
+    job = job_config(folder / "unused", folder)
+    names = sorted(ROLES) + ["rc_circuit", "vector_field"]
+    keys = {}
+    with Sandbox(limits=sandbox_limits(job.sandbox)) as sb:
+        for name in names:
+            png = sb.run(programs[name]).png
+            (folder / f"{name}.png").write_bytes(png)
+            keys[hashlib.sha256(decode_seed(png)[0]).hexdigest()] = name
+    (folder / "zz_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 50)
+    (folder / "zz_empty.png").write_bytes(b"")
+    Image.new("RGB", (8, 8), "white").save(folder / "zz_tiny.png")
+    return folder, keys, {n for n in names if ROLES.get(n, "exact") == "exact"} | KEPT
+
+
+def pixels(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def run(job: JobConfig):
+    from iccgen.runner import run_job
+    from rich.console import Console
+
+    return run_job(job, Console(file=io.StringIO()))
+
+
+def test_reproduce_end_to_end_with_transient_faults(ray_session, programs, rendered, tmp_path):
+    seeds, keys, expected = rendered
+    with ModelServer(Script(programs, keys)) as server:
+        # Every kind of transient fault, served to whichever requests come first.
+        server.faults.extend([rate_limited(0.2), server_error(500), server_error(503), malformed(),
+                              empty_choices(), slow(1.5), dropped()])
+        job = job_config(tmp_path / "out", seeds, model={"base_url": server.url})
+        (result,) = run(job)
+
+    assert (result.planned, result.committed, result.shortfall) == (4, 4, 11 - len(expected))
+    store = ShardStore(job.out)
+    table = store.read("reproduce")
+    rows = table.to_pylist()
+    assert {r["source_id"].removesuffix(".png") for r in rows} == expected
+    # Kept rows re-render to their stored image, and carry their lineage and scores.
+    with Sandbox(limits=sandbox_limits(job.sandbox)) as sb:
+        for row in rows:
+            again = sb.run(row["code"])
+            assert again.ok and np.array_equal(pixels(again.png), pixels(row["image"]["bytes"]))
+            assert row["model"] == "test-model" and row["prompt_version"] == "reproduce/v1"
+            assert '"ssim": 1.0' in row["qc"] and '"phash_distance": 0' in row["qc"]
+            assert row["caption"].startswith("A STEM figure")
+    repaired = {r["source_id"]: r["meta"] for r in rows if '"repairs": 1' in r["meta"]}
+    assert set(repaired) == {"damped_oscillation.png", "scatter_regression.png"}
+    # Every reject has a reason; the transient faults cost retries, not items.
+    stats = [store.stats("reproduce", u) for u in range(4)]
+    rejects = sum((Counter(s["rejects"]) for s in stats), Counter())
+    assert rejects == {"no_code": 1, "exec:runtime_error": 1, "dissimilar": 1,
+                       "seed:corrupt": 1, "seed:empty": 1, "seed:too_small": 1}
+    assert all(s["reason"] for st in stats for s in st["reject_samples"])
+    assert sum(s["usage"].get("retries", 0) for s in stats) >= 7
+    assert server.requests == sum(s["usage"].get("requests", 0) for s in stats)
+
+
+def test_endpoint_down_fails_the_job_then_resumes(ray_session, programs, rendered, tmp_path):
+    seeds, keys, expected = rendered
+    script = Script(programs, keys)
+    only_good = {"seeds": str(seeds), "max_repairs": 0}
+    with ModelServer(script) as server:
+        job = job_config(tmp_path / "out", seeds, shard_size=2, max_in_flight=1, n=6,
+                         reproduce=only_good, model={"base_url": server.url, "max_retries": 2})
+        # Units run one after another: the first two units' 8 requests pass, then the server dies.
+        script.down_after = 8
+        with pytest.raises(EndpointError, match=rf"{server.url}.*run the same command again"):
+            run(job)
+        store = ShardStore(job.out)
+        assert store.committed_units("reproduce") == {0, 1}
+        for unit in (0, 1):  # intact: readable, and as many rows as the unit kept
+            rows = pq.read_table(store.shard_path("reproduce", unit)).num_rows
+            assert rows == store.stats("reproduce", unit)["kept"]
+
+        script.down_after = None  # the endpoint is back: the same command resumes
+        (result,) = run(job)
+    assert (result.skipped, result.committed) == (2, 1)
+    assert store.committed_units("reproduce") == {0, 1, 2}
+
+
+def test_missing_seeds_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        ReproducePipeline(job_config(tmp_path / "out", tmp_path / "nowhere"))
