@@ -20,6 +20,7 @@ the rendering of the matplotlib program stored beside it, every caption is groun
   iccgen inspect out --n 5                 look at sample triplets and rejects
   iccgen render prog.py -o img.png         run one program in the sandbox
   iccgen doctor                            which sandbox isolation layers are active here
+  iccgen serve                             start vLLM (Qwen3-VL) on this machine's GPUs
 """
 
 RUN_EPILOG = """\
@@ -27,9 +28,9 @@ A job is resumable: run the same command again after a crash or Ctrl-C; committe
 skipped, a changed config is refused. Flags override the TOML file's values. Config keys:
   out, pipelines, n, seed, shard_size, max_attempts, workers, address, max_in_flight,
   [solid] mix difficulty, [diversity] mutator k mutations from n,
-  [reproduce] seeds image_column max_repairs min_ssim max_phash_distance n,
+  [reproduce] seeds image_column max_repairs min_ssim max_phash_distance prompt_version n,
   [model] base_url(s) model api_key_env temperature top_p max_tokens timeout_s max_retries
-          concurrency, [dedup] enabled threshold,
+          backoff_s max_backoff_s concurrency, [dedup] enabled threshold shards,
   [sandbox] workers dpi figsize cpu_seconds wall_seconds memory_mb
 See README.md for a full example."""
 
@@ -155,12 +156,18 @@ def _cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     return print_doctor(console)
 
 
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    from iccgen.serve import add_parser
+
+    add_parser(sub)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="iccgen", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = p.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for add in (_add_run, _add_status, _add_inspect, _add_render, _add_doctor):
+    for add in (_add_run, _add_status, _add_inspect, _add_render, _add_doctor, _add_serve):
         add(sub)
     return p
 

@@ -29,6 +29,7 @@ class Recovered:
 
 def recover(store: ShardStore, spec: UnitSpec) -> Recovered:
     out = Recovered()
+    seen: set[int] = set()
     for path in store.segments(spec.pipeline, spec.unit):
         try:
             table, record = store.read_segment(path)
@@ -37,6 +38,9 @@ def recover(store: ShardStore, spec: UnitSpec) -> Recovered:
             continue
         rows = {r["item"]: from_record(r) for r in table.to_pylist()}
         for item in record.get("items", []):
+            if item["item"] in seen:
+                continue  # an orphaned worker of a killed driver may have journaled it too
+            seen.add(item["item"])
             out.results.append(
                 ItemResult(item["item"], item["attempts"], [tuple(r) for r in item["rejects"]],
                            rows.get(item["item"]) if item["kept"] else None)

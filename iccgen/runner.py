@@ -27,7 +27,7 @@ from iccgen.journal import recover
 from iccgen.store import ShardStore
 from iccgen.unit import Pipeline, UnitSpec
 from pipelines.registry import get_pipeline
-from workers.dedup import DedupIndex
+from workers.dedup import create_dedup
 from workers.unit_worker import RemoteUnitWorker
 
 POLL_S = 0.5
@@ -86,7 +86,7 @@ def load_dedup(store: ShardStore, job: JobConfig, pipelines: list[Pipeline]) -> 
     """The job-wide index, rebuilt from the committed shards' hash column."""
     if not job.dedup.enabled:
         return None
-    index = DedupIndex.remote(job.dedup.threshold)
+    index = create_dedup(job.dedup.threshold, job.dedup.shards)
     for name in store.pipelines():
         table = store.read(name, columns=["id", "phash"])
         if table is not None and table.num_rows:

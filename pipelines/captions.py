@@ -81,7 +81,9 @@ def _words(p: PanelFacts) -> list[str]:
 def describe(facts: Facts, rng: np.random.Generator) -> str:
     panels = facts.panels
     kinds = Counter(p.kind for p in panels)
-    if len(panels) == 1:
+    if not panels:
+        sentences = ["A figure with no plotted panels."]
+    elif len(panels) == 1:
         head = str(rng.choice(["A figure with a single {k} panel.", "A single {k} plot.", "One {k} panel."]))
         sentences = [head.format(k=panels[0].kind)]
     else:

@@ -69,11 +69,16 @@ class Facts:
 def _panel(axes: dict[str, Any]) -> PanelFacts:
     kind = {"3d": "3D", "polar": "polar", "colorbar": "colorbar"}.get(axes["kind"], "2D")
     title = next(iter(axes.get("title", {}).values()), "")
-    return PanelFacts(
-        kind=kind, title=title, xlabel=axes.get("xlabel", ""), ylabel=axes.get("ylabel", ""),
-        zlabel=axes.get("zlabel", ""), xlim=_pair(axes.get("xlim")), ylim=_pair(axes.get("ylim")),
-        view=axes.get("view"), legend=list(axes.get("legend", [])),
-    )
+    panel = PanelFacts(kind=kind, title=title, view=axes.get("view"), legend=list(axes.get("legend", [])))
+    if axes.get("axis_on", True):  # with axis("off") neither labels nor ranges are visible
+        panel.xlabel, panel.ylabel = axes.get("xlabel", ""), axes.get("ylabel", "")
+        panel.zlabel = axes.get("zlabel", "")
+        panel.xlim, panel.ylim = _pair(axes.get("xlim")), _pair(axes.get("ylim"))
+    return panel
+
+
+def _drawn(p: PanelFacts) -> bool:
+    return bool(p.xlim or p.title or p.lines or p.markers or p.shapes or p.points or p.texts)
 
 
 def _pair(values: list | None) -> tuple[float, float] | None:
@@ -90,7 +95,7 @@ _SHAPE_NAMES = {
 def facts_from_trace(trace: dict[str, Any]) -> Facts:
     panels = [_panel(a) for a in trace.get("axes", [])]
     by_index = dict(enumerate(panels))
-    facts = Facts(panels=[p for p in panels if p.kind != "colorbar"])
+    facts = Facts(panels=[])
     for ln in trace.get("lines", []):
         panel = by_index.get(ln.get("axes"))
         if panel is None:
@@ -117,4 +122,5 @@ def facts_from_trace(trace: dict[str, Any]) -> Facts:
             facts.suptitle = text
         elif role == "figure_text" and text:
             facts.figure_texts.append(text)
+    facts.panels = [p for p in panels if p.kind != "colorbar" and _drawn(p)]
     return facts

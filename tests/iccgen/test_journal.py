@@ -9,9 +9,7 @@ import time
 
 import pandas as pd
 
-from iccgen.config import load_config
 from iccgen.journal import Journal, recover
-from iccgen.runner import run_job
 from iccgen.schema import Triplet
 from iccgen.store import ShardStore
 from iccgen.unit import ItemResult, UnitSpec, UnitStats
@@ -72,33 +70,30 @@ def test_journal_of_committed_unit_is_swept(tmp_path):
     assert store.sweep_journals() == 1 and store.journaled_units("solid") == set()
 
 
-def test_killed_unit_resumes_from_its_last_finished_item(ray_session, tmp_path):
-    args = ["--pipeline", "solid", "--n", "30", "--shard-size", "30", "--seed", "9", "--workers", "1"]
-    reference = load_config(pipelines=["solid"], n=30, shard_size=30, seed=9, workers=1,
-                            out=str(tmp_path / "ref"))
-    run_job(reference)
+def test_killed_unit_resumes_from_its_last_finished_item(tmp_path):
+    n = 90  # one unit, big enough that the killed run's orphaned worker cannot finish it
+    args = ["--pipeline", "solid", "--n", str(n), "--shard-size", str(n), "--seed", "9", "--workers", "1"]
     out = tmp_path / "killed"
+    # A new session holds the driver; Ray's own processes outlive it for a moment, as they
+    # would after a crash, so the orphan may journal a few more items: that is allowed.
     proc = subprocess.Popen([sys.executable, "-m", "iccgen.cli", "run", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     store = ShardStore(str(out))
     deadline = time.time() + 240
     while len(store.segments("solid", 0)) < 2 and time.time() < deadline:
         assert proc.poll() is None
         time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert store.committed_units("solid") == set()
-    before_resume = recover(store, UnitSpec("solid", 0, 30, 9)).results
+    before_resume = recover(store, UnitSpec("solid", 0, n, 9)).results
     journaled = len(before_resume)
-    assert 0 < journaled < 30
+    assert 0 < journaled < n
     resumed = subprocess.run([sys.executable, "-m", "iccgen.cli", "run", *args, "--out", str(out)],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    stats = store.stats("solid", 0)
-    assert stats["resumed_items"] >= journaled
+    assert store.stats("solid", 0)["resumed_items"] >= journaled
     got = pd.read_parquet(out / "solid")
-    ref = pd.read_parquet(tmp_path / "ref" / "solid")
-    assert list(got["id"]) == list(ref["id"]) and got["id"].is_unique
+    assert list(got["id"]) == [f"solid-u00000-i{i:05d}-v00" for i in range(n)]
     by_id = dict(zip(got["id"], got["code"]))
     for r in before_resume:  # finished before the kill: kept as they were, not redone
         if r.triplet is not None:
