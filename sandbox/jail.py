@@ -83,16 +83,19 @@ def _bwrap_argv(bwrap: str, mpl_dir: Path) -> list[str]:
             argv += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
         elif os.path.isdir(f"/{link}"):
             argv += ["--ro-bind", f"/{link}", f"/{link}"]
+    # The private /tmp comes before the binds: mounted after, it would hide a runtime that
+    # lives under /tmp (a CI checkout with its .venv there, say).
+    argv += ["--size", str(JAIL_TMP_BYTES), "--tmpfs", "/tmp"]
     binds = _runtime_paths()
     # bwrap creates missing parents 0700; nobody must be able to walk to the runtime.
-    for parent in sorted({p for b in binds + [f"{JAIL_PKG_ROOT}/sandbox", JAIL_MPL_DIR] for p in _parents(b)}):
+    parents = {p for b in binds + [f"{JAIL_PKG_ROOT}/sandbox", JAIL_MPL_DIR] for p in _parents(b)}
+    for parent in sorted(parents - {"/tmp"}):
         argv += ["--perms", "0755", "--dir", parent]
     for path in binds:
         argv += ["--ro-bind", path, path]
     argv += ["--ro-bind", str(PACKAGE_DIR), f"{JAIL_PKG_ROOT}/sandbox",
              "--bind", str(mpl_dir), JAIL_MPL_DIR,
-             "--dev", "/dev", "--proc", "/proc",
-             "--size", str(JAIL_TMP_BYTES), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+             "--dev", "/dev", "--proc", "/proc", "--chdir", "/tmp"]
     if os.geteuid() == 0:
         # As real root bwrap makes no user namespace and would keep every capability.
         argv += ["--cap-drop", "ALL"]
