@@ -1,16 +1,12 @@
 """Partial units survive a kill: finished items are journaled and not redone."""
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
+from jobs import kill_when, run_cli, segments_at_least
 
 from iccgen.journal import Journal, recover
-from iccgen.schema import Triplet
+from iccgen.schema import Triplet, to_table
 from iccgen.store import ShardStore
 from iccgen.unit import ItemResult, UnitSpec, UnitStats
 
@@ -66,30 +62,23 @@ def test_journal_of_committed_unit_is_swept(tmp_path):
     store = ShardStore(str(tmp_path))
     journal_items(store, [0])
     assert store.sweep_journals() == 0
-    store.commit("solid", 0, __import__("iccgen.schema").schema.to_table([]), {})
+    store.commit("solid", 0, to_table([]), {})
     assert store.sweep_journals() == 1 and store.journaled_units("solid") == set()
 
 
 def test_killed_unit_resumes_from_its_last_finished_item(tmp_path):
     n = 90  # one unit, big enough that the killed run's orphaned worker cannot finish it
-    args = ["--pipeline", "solid", "--n", str(n), "--shard-size", str(n), "--seed", "9", "--workers", "1"]
     out = tmp_path / "killed"
-    # A new session holds the driver; Ray's own processes outlive it for a moment, as they
-    # would after a crash, so the orphan may journal a few more items: that is allowed.
-    proc = subprocess.Popen([sys.executable, "-m", "iccgen.cli", "run", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    args = ["--pipeline", "solid", "--n", str(n), "--shard-size", str(n), "--seed", "9",
+            "--workers", "1", "--out", str(out)]
     store = ShardStore(str(out))
-    deadline = time.time() + 240
-    while len(store.segments("solid", 0)) < 2 and time.time() < deadline:
-        assert proc.poll() is None
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # Ray's own processes outlive the killed driver for a moment, as they would after a crash,
+    # so the orphaned worker may journal a few more items: that is allowed.
+    kill_when(args, segments_at_least(store, "solid", 2))
     before_resume = recover(store, UnitSpec("solid", 0, n, 9)).results
     journaled = len(before_resume)
     assert 0 < journaled < n
-    resumed = subprocess.run([sys.executable, "-m", "iccgen.cli", "run", *args, "--out", str(out)],
-                             capture_output=True, text=True, timeout=300)
+    resumed = run_cli(args)
     assert resumed.returncode == 0, resumed.stderr
     assert store.stats("solid", 0)["resumed_items"] >= journaled
     got = pd.read_parquet(out / "solid")

@@ -1,16 +1,14 @@
 """End to end through real Ray, real Parquet files and the real sandbox."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from itertools import combinations
-from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from jobs import kill_when, run_cli
 
 from iccgen.config import load_config
 from iccgen.errors import JobMismatchError
@@ -133,28 +131,15 @@ def test_cli_other_job_in_out_is_refused(small_job):
     assert sorted(p.name for p in out.rglob("*")) == before
 
 
-def _wait_for_shards(out: Path, count: int, proc: subprocess.Popen, limit: float = 240) -> None:
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        if out.joinpath("solid").is_dir() and len(list(out.joinpath("solid").glob("part-*"))) >= count:
-            return
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        time.sleep(0.1)
-    raise AssertionError("the job made no progress")
-
-
 def test_sigkill_half_way_then_resume_gives_the_same_ids(ray_session, tmp_path):
-    args = ["run", "--pipeline", "solid", "--n", "16", "--shard-size", "2", "--seed", "5"]
     run_job(load_config(pipelines=["solid"], n=16, shard_size=2, seed=5, out=str(tmp_path / "full")))
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "iccgen.cli", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _wait_for_shards(out, 3, proc)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert len(list((out / "solid").glob("part-*"))) < 8
-    resumed = cli(*args, "--out", str(out))
+    args = ["--pipeline", "solid", "--n", "16", "--shard-size", "2", "--seed", "5", "--out", str(out)]
+    store = ShardStore(str(out))
+    kill_when(args, lambda: len(store.committed_units("solid")) >= 3, group=False)
+    assert len(store.committed_units("solid")) < 8
+    resumed = run_cli(args)
     assert resumed.returncode == 0, resumed.stderr
     assert ids(out) == ids(tmp_path / "full")
     assert len(ids(out)) == 16 == len(set(ids(out)))
-    assert ShardStore(str(out)).temporaries() == []
+    assert store.temporaries() == []

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from jobs import kill_when, run_cli, segments_at_least
 from model_server import ModelServer, Request, reply
 
 from iccgen.journal import recover
@@ -69,19 +66,11 @@ def test_killed_reproduce_job_repeats_no_request_for_a_finished_seed(tmp_path):
     script = Exact(programs, keys)
     # Two slots and some latency: the unit's items finish one by one, as on a busy GPU.
     with ModelServer(script, capacity=2, latency=0.15) as server:
-        args = ["run", "--pipeline", "reproduce", "--seeds", str(seeds), "--endpoint", server.url,
+        args = ["--pipeline", "reproduce", "--seeds", str(seeds), "--endpoint", server.url,
                 "--model", "test-model", "--n", str(n), "--shard-size", str(n), "--workers", "1",
                 "--out", str(tmp_path / "out")]
-        cmd = [sys.executable, "-m", "iccgen.cli", *args]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
         store = ShardStore(str(tmp_path / "out"))
-        deadline = time.time() + 180
-        while len(store.segments("reproduce", 0)) < 3 and time.time() < deadline:
-            assert proc.poll() is None
-            time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_when(args, segments_at_least(store, "reproduce", 3))
         quiet_for(script, 3.0)
         assert store.committed_units("reproduce") == set()
         journaled = recover(store, UnitSpec("reproduce", 0, n, 0)).results
@@ -89,7 +78,7 @@ def test_killed_reproduce_job_repeats_no_request_for_a_finished_seed(tmp_path):
         assert 0 < len(done_items) < n
         before = len(script.seen)
 
-        resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+        resumed = run_cli(args)
         assert resumed.returncode == 0, resumed.stderr
 
     seed_names = sorted(programs)  # the plan takes seeds in path order: item i is seed i
