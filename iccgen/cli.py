@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from collections.abc import Callable
 
@@ -83,12 +85,24 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     job = load_config(args.config, **_overrides(args))
     results = run_job(job, console)
     rows = sum(r.rows for r in results)
+    prog = _prog()
     console.print(
         f"[green]done[/green]: {rows} triplets in {job.out}\n"
-        f"  look at them:  iccgen inspect {job.out} --n 5\n"
-        f"  statistics:    iccgen status {job.out}"
+        f"  look at them:  {prog} inspect {job.out} --n 5\n"
+        f"  rejects:       {prog} inspect {job.out} --rejects\n"
+        f"  statistics:    {prog} status {job.out}",
+        highlight=False,
     )
     return 0
+
+
+def _prog() -> str:
+    """How the user can call us again: `iccgen` when it is on PATH, else the venv's script."""
+    script = os.path.realpath(sys.argv[0])
+    on_path = shutil.which("iccgen")
+    if os.path.basename(script) != "iccgen" or (on_path and os.path.realpath(on_path) == script):
+        return "iccgen"
+    return os.path.relpath(script)
 
 
 def _add_status(sub: argparse._SubParsersAction) -> None:
