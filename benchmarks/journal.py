@@ -11,16 +11,21 @@ and prints items/s and the overhead of each against `off`. Usage:
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
+from pathlib import Path
 
-import ray
-from rich.console import Console
+# This folder holds sandbox.py, which would shadow the sandbox package: the repo comes first.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from iccgen.config import load_config
-from iccgen.runner import Dispatcher, connect, load_dedup, prepare_output, run_stage
-from iccgen.store import ShardStore
-from pipelines.solid.pipeline import SolidPipeline
+import ray  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from iccgen.config import load_config  # noqa: E402
+from iccgen.runner import Dispatcher, connect, load_dedup, prepare_output, run_stage  # noqa: E402
+from iccgen.store import ShardStore  # noqa: E402
+from pipelines.solid.pipeline import SolidPipeline  # noqa: E402
 
 
 def variant(every_s: float) -> type[SolidPipeline]:
@@ -51,9 +56,11 @@ def main() -> None:
     timed(SolidPipeline, 10, 999)  # warm the cluster and the font caches
     # Rounds interleave the variants, so load from other users falls on all of them alike.
     times: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
     for r in range(args.rounds):
-        for name, cls in variants.items():
-            times[name].append(timed(cls, args.n, r))
+        for name in names[r % len(names):] + names[: r % len(names)]:  # rotate the order
+            times[name].append(timed(variants[name], args.n, r))
+            print(f"  round {r} {name:8s} {times[name][-1]:6.1f} s", flush=True)
     best = {name: min(ts) for name, ts in times.items()}
     for name, seconds in best.items():
         overhead = seconds / best["off"] - 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import isqrt
 from typing import Protocol
 
 import numpy as np
@@ -55,3 +56,10 @@ def grid(rng: np.random.Generator, lo: float, hi: float, step: float) -> float:
     n = int(round((hi - lo) / step))
     v = round(lo + step * int(rng.integers(n + 1)), 6)
     return int(v) if float(v).is_integer() else v
+
+
+def surd(n: int) -> str:
+    """√n simplified: 72 -> '6√2', 36 -> '6'."""
+    k = max(f for f in range(1, isqrt(n) + 1) if n % (f * f) == 0)
+    rest = n // (k * k)
+    return str(k) if rest == 1 else f"{'' if k == 1 else k}√{rest}"

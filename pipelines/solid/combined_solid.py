@@ -1,17 +1,29 @@
-"""Combined solids: a cylinder capped by a cone or a hemisphere, or a prism capped by a pyramid."""
+"""Combined solids: a cylinder with a cone or a hemisphere above and/or below, or a prism capped by a pyramid."""
 from __future__ import annotations
 
 from fractions import Fraction
 
 import numpy as np
 
-from pipelines.solid import figure3d, kernels, layout, projection, solids
+from pipelines.solid import figure3d, kernels, layout, projection, revolution, solids
 from pipelines.solid.base import SolidSample, choose, grid, phrase
 from pipelines.solid.program import num, point, program
 
-KINDS_BY_DIFFICULTY = {1: ["cylinder_cone", "cylinder_hemisphere"],
-                       2: ["cylinder_cone", "cylinder_hemisphere", "prism_pyramid"],
-                       3: ["cylinder_cone", "cylinder_hemisphere", "prism_pyramid"]}
+TWO = ["cylinder_cone", "cylinder_hemisphere", "cone_cylinder", "hemisphere_cylinder"]
+THREE = ["cone_cylinder_cone", "hemisphere_cylinder_hemisphere", "cone_cylinder_hemisphere",
+         "hemisphere_cylinder_cone"]
+KINDS_BY_DIFFICULTY = {1: TWO + THREE + ["prism_pyramid"], 2: TWO + THREE + ["prism_pyramid"],
+                       3: THREE + ["prism_pyramid"]}
+CAP_WORDS = {"cone": "a cone", "hemisphere": "a hemisphere"}
+
+
+def stack(p: dict) -> revolution.Stack:
+    """The cylinder with its caps, read from the kind: parts bottom to top, e.g. cone_cylinder."""
+    parts = p["kind"].split("_")
+    i = parts.index("cylinder")
+    bottom = parts[0] if i == 1 else "flat"
+    top = parts[i + 1] if i + 1 < len(parts) else "flat"
+    return revolution.Stack(p["r"], p["h1"], bottom, top, p.get("h0"), p["h2"], p["elev"])
 
 
 def pi_text(k: Fraction) -> str:
@@ -20,12 +32,19 @@ def pi_text(k: Fraction) -> str:
 
 
 def volume(p: dict) -> str:
-    r, h1, h2 = (Fraction(v).limit_denominator(100) for v in (p["r"], p["h1"], p["h2"] or 0))
-    if p["kind"] == "cylinder_cone":
-        return pi_text(r * r * h1 + r * r * h2 / 3)
-    if p["kind"] == "cylinder_hemisphere":
-        return pi_text(r * r * h1 + 2 * r ** 3 / 3)
-    return str(r * r * h1 + r * r * h2 / 3)  # square prism and pyramid, base edge r
+    if p["kind"] == "prism_pyramid":  # square prism and pyramid, base edge r
+        r, h1, h2 = (Fraction(v).limit_denominator(100) for v in (p["r"], p["h1"], p["h2"]))
+        return str(r * r * h1 + r * r * h2 / 3)
+    s = stack(p)
+    r, h1 = Fraction(s.r).limit_denominator(100), Fraction(s.h1).limit_denominator(100)
+    caps = {"flat": lambda h: 0, "cone": lambda h: r * r * Fraction(h).limit_denominator(100) / 3,
+            "hemisphere": lambda h: 2 * r ** 3 / 3}
+    return pi_text(r * r * h1 + caps[s.bottom](s.h0) + caps[s.top](s.h2))
+
+
+def _steep_cone(rng: np.random.Generator, r: float) -> float:
+    """A cone height: a cone flatter than the view's tilt would hide its own rim, keep it steeper."""
+    return grid(rng, max(1.5, np.ceil(r * 1.6) / 2), 4.5, 0.5)
 
 
 class CombinedSolid:
@@ -34,10 +53,11 @@ class CombinedSolid:
     def sample(self, rng: np.random.Generator, difficulty: int = 1) -> dict:
         kind = choose(rng, KINDS_BY_DIFFICULTY[min(max(difficulty, 1), 3)])
         r = grid(rng, 1, 3, 0.25) if kind != "prism_pyramid" else grid(rng, 2, 5, 0.5)
-        p = {"kind": kind, "r": r, "h1": grid(rng, 1.5, 5, 0.5),
-             # a cone flatter than the view's tilt would hide its own base: keep it steeper
-             "h2": grid(rng, max(1.5, np.ceil(r * 1.6) / 2), 4.5, 0.5) if kind != "cylinder_hemisphere" else None,
-             "elev": grid(rng, 10, 30, 2), "style": int(rng.integers(1000))}
+        parts = kind.split("_")
+        p = {"kind": kind, "r": r, "h1": grid(rng, 1, 6, 0.5),
+             "h0": _steep_cone(rng, r) if parts[0] == "cone" else None,
+             "h2": _steep_cone(rng, r) if parts[-1] in ("cone", "pyramid") else None,
+             "elev": grid(rng, 10, 30, 2), "side": choose(rng, [1, -1]), "style": int(rng.integers(1000))}
         if kind == "prism_pyramid":
             p |= {"n": 4, "apex": "P", "h": p["h2"], "show_dims": True}
             for _ in range(50):
@@ -58,13 +78,7 @@ class CombinedSolid:
                     "(O1 the centre of the top face, the altitude drawn dashed); hidden edges are dashed")
         else:
             code = _curved_program(p)
-            top = "a cone" if p["kind"] == "cylinder_cone" else "a hemisphere"
-            shape = (f"a cylinder with {top} of the same radius on top, seen from the side and "
-                     f"{p['elev']}° above, so its circles appear as ellipses")
-            dims = (f"radius {p['r']:g} (the dashed radius on the base, from its centre O), cylinder height {p['h1']:g}"
-                    + (f" and cone height {p['h2']:g} (the dashed axis from the top centre O1 to the apex)"
-                       if p["kind"] == "cylinder_cone" else "")
-                    + "; the back halves of hidden circles are dashed")
+            shape, dims = _curved_words(p)
         caption = " ".join([
             phrase(p, [f"A combined solid: {shape}.", f"The figure shows {shape}."]),
             f"Its dimensions are marked: {dims}.",
@@ -78,89 +92,61 @@ def _solid(p: dict) -> solids.Solid:
     return solids.prism_pyramid(4, p["r"], p["h1"], p["h2"], "P")
 
 
-def _outline(p: dict) -> tuple[list, dict]:
-    """The drawn curves as segments (for clear labels) and the label anchors, in page units."""
-    e = np.radians(p["elev"])
-    r, k, c = p["r"], np.sin(e), np.cos(e)
-    top = p["h1"] * c
-    t = np.linspace(0, 2 * np.pi, 73)
-    pts = [np.c_[r * np.cos(t), y + r * k * np.sin(t)] for y in (0, top)]
-    pts += [np.array([[-r, 0], [-r, top]]), np.array([[r, 0], [r, top]]), np.array([[0, 0], [r, 0]])]
-    anchors = {"O": (0.0, 0.0), "O_1": (0.0, top)}
-    if p["kind"] == "cylinder_cone":
-        apex = top + p["h2"] * c
-        pts += [np.array([[-r, top], [0, apex], [r, top]]), np.array([[0, top], [0, apex]])]
-        anchors |= {"apex": (0.0, apex), "h2": (0.0, (top + apex) / 2)}
-    else:
-        u = np.linspace(0, np.pi, 37)
-        pts.append(np.c_[r * np.cos(u), top + r * np.sin(u)])
-    segments = [(tuple(a), tuple(b)) for poly in pts for a, b in zip(poly[:-1], poly[1:])]
-    return segments, anchors
+def _curved_words(p: dict) -> tuple[str, str]:
+    s = stack(p)
+    caps = [f"{CAP_WORDS[s.top]} of the same radius on top" if s.top != "flat" else "",
+            f"{CAP_WORDS[s.bottom]} of the same radius below" if s.bottom != "flat" else ""]
+    shape = (f"a cylinder with {' and '.join(c for c in caps if c)}, seen from the side and "
+             f"{p['elev']}° above, so its circles appear as ellipses")
+    cones = [f"{where} cone height {h:g} (the dashed axis from {centre} to the apex)"
+             for where, h, centre in (("upper", s.h2, "the top centre O1"), ("lower", s.h0, "the centre O"))
+             if h is not None]
+    if len(cones) == 1:
+        cones = [cones[0].split(" ", 1)[1]]
+    dims = (f"radius {s.r:g} (the dashed radius from the centre O of the lower circle), cylinder height {s.h1:g}"
+            + "".join(f" and {c}" for c in cones) + "; the back halves of hidden circles are dashed")
+    return shape, dims
 
 
 def _curved_program(p: dict) -> str:
-    segments, anchors = _outline(p)
-    span = max(np.ptp([s[0] for s in segments], axis=0)) * 1.6
+    s = stack(p)
+    segments = revolution.outline(s)
+    span = max(np.ptp([a for seg in segments for a in seg], axis=0)) * 1.6
     inch = span / layout.FIG_INCHES
-    gap = 0.45 * inch
-    dim_segs, mid = layout.dimension_marks((p["r"], 0), (p["r"], anchors["O_1"][1]), (gap, 0))
+    side, top = p["side"], s.h1 * s.c
+    dim_segs, mid = layout.dimension_marks((side * s.r, 0), (side * s.r, top), (side * 0.45 * inch, 0))
+    anchors = {"O": (0.0, 0.0), "O_1": (0.0, top)}
     texts = {"O": "O", "O_1": "O_1"}
-    if p["kind"] == "cylinder_cone":
-        texts["h2"] = f"{p['h2']:g}"
+    for key, h, y, up in (("h2", s.h2, top, True), ("h0", s.h0, 0.0, False)):
+        if h is not None:
+            anchors[key] = (0.0, y + (1 if up else -1) * s.cap_height(up) / 2)
+            texts[key] = f"{h:g}"
     # the radius value sits on the radius itself, on a white patch, like a dimension value
-    disc = [(mid, layout.text_radius(f"{p['h1']:g}", inch)), ((p["r"] / 2, 0.0), layout.text_radius(f"{p['r']:g}", inch))]
-    offsets = layout.place_labels({k: anchors[k] for k in texts}, texts, inch, segments + dim_segs, disc)
-    label_discs = [(np.add(anchors[k], offsets[k]), layout.text_radius(texts[k], inch)) for k in texts]
-    lims = layout.frame([a for s in segments + dim_segs for a in s], disc + label_discs, 0.3 * inch)
-    cone = p["kind"] == "cylinder_cone"
-    setup = "\n".join([
-        f"R, H1 = {p['r']:g}, {p['h1']:g}  # radius and height of the cylinder",
-        f"H2 = {p['h2']:g}  # height of the cone" if cone else "# the hemisphere on top has radius R",
-        f"ELEV = np.radians({p['elev']})  # seen from the side, this far above",
-        "K, C = np.sin(ELEV), np.cos(ELEV)  # circles flatten to ellipses R by R*K; heights shrink by C",
-        "HIDDEN = (0, (4, 3))  # dash pattern of hidden lines",
-        "LABELS = {" + ", ".join(f'"{k}": ({point(anchors[k])}, {point(offsets[k])})' for k in texts
-                                 if k in ("O", "O_1")) + "}  # name: (point, offset of the text)",
+    radius_mid = (-side * s.r / 2, 0.0)
+    disc = [(mid, layout.text_radius(f"{s.h1:g}", inch)), (radius_mid, layout.text_radius(f"{s.r:g}", inch))]
+    offsets, lims, size = layout.arrange(anchors, texts, inch, segments + dim_segs, disc, 0.3 * inch)
+    setup = "\n".join(revolution.setup_lines(s) + [
+        "LABELS = {" + ", ".join(f'"{k}": ({point(anchors[k])}, {point(offsets[k])})' for k in ("O", "O_1"))
+        + "}  # name: (point, offset of the text)",
         f"LIMITS = {lims}",
+        f"FIGSIZE = {size}  # inches: the page is cropped to the figure",
     ])
-    body = [
-        "fig = plt.figure(figsize=(6, 6))",
-        "ax = fig.add_axes([0, 0, 1, 1])",
-        "top = H1 * C",
-        'arc(ax, 0, R, K, np.pi, 2 * np.pi)  # bottom circle: front half seen,',
-        "arc(ax, 0, R, K, 0, np.pi, HIDDEN)  # back half hidden",
-        "for x in (-R, R):  # sides of the cylinder",
-        '    ax.plot([x, x], [0, top], color="k", lw=1.6)',
-        'ax.plot([0, R], [0, 0], color="k", lw=1.2, ls=HIDDEN)  # a radius of the base',
-    ]
-    if cone:
-        body += [
-            "apex = top + H2 * C",
-            "# the cone's outline lines touch the top ellipse where the tangents from the apex meet it",
-            "touch = np.arcsin(R * K / (apex - top))",
-            "arc(ax, top, R, K, np.pi - touch, 2 * np.pi + touch)",
-            "arc(ax, top, R, K, touch, np.pi - touch, HIDDEN)",
-            "for sign in (-1, 1):",
-            '    ax.plot([0, sign * R * np.cos(touch)], [apex, top + R * K * np.sin(touch)], color="k", lw=1.6)',
-            'ax.plot([0, 0], [top, apex], color="k", lw=1.2, ls=HIDDEN)  # the axis of the cone',
-            f'ax.text({num(offsets["h2"][0])}, (top + apex) / 2 + {num(offsets["h2"][1])}, "{texts["h2"]}", '
-            'fontsize=13, ha="center", va="center")',
-        ]
-    else:
-        body += [
-            "arc(ax, top, R, K, np.pi, 2 * np.pi)  # rim of the hemisphere: front half seen,",
-            "arc(ax, top, R, K, 0, np.pi, HIDDEN)  # back half behind the dome",
-            "dome = np.linspace(0, np.pi, 120)  # a sphere's outline is a circle",
-            'ax.plot(R * np.cos(dome), top + R * np.sin(dome), color="k", lw=1.6)',
-        ]
+    body = ["fig = plt.figure(figsize=FIGSIZE)", "ax = fig.add_axes([0, 0, 1, 1])"] + revolution.body_lines(s)
+    body.append(f'ax.plot([0, {-side} * R], [0, 0], color="k", lw=1.2, ls=HIDDEN)  # a radius of the lower circle')
+    for key, y in (("h2", "top"), ("h0", "0")):
+        if key in texts:
+            up = key == "h2"
+            cap = f"{'H2' if up else 'H0'} * C / 2"
+            body.append(f'ax.text({num(offsets[key][0])}, {y} {"+" if up else "-"} {cap} + {num(offsets[key][1])}, '
+                        f'"{texts[key]}", fontsize=13, ha="center", va="center")  # the cone\'s height')
     body += [
-        f'ax.text(R / 2, 0, "{p["r"]:g}", fontsize=13, ha="center", va="center", '
+        f'ax.text({-side} * R / 2, 0, "{s.r:g}", fontsize=13, ha="center", va="center", '
         'bbox=dict(facecolor="white", edgecolor="none", pad=1.5))',
-        f'dimension(ax, (R, 0), (R, top), "{p["h1"]:g}", ({num(gap)}, 0))',
+        f'dimension(ax, ({side} * R, 0), ({side} * R, top), "{s.h1:g}", ({num(side * 0.45 * inch)}, 0))',
         "for name, ((x, y), (dx, dy)) in LABELS.items():",
         '    ax.text(x + dx, y + dy, f"${name}$", fontsize=15, ha="center", va="center")',
         "ax.set_xlim(LIMITS[0])", "ax.set_ylim(LIMITS[1])", 'ax.set_aspect("equal")', 'ax.axis("off")',
     ]
-    what = "cone" if cone else "hemisphere"
-    return program(f"A cylinder capped by a {what} of the same radius, with its dimensions.", setup,
-                   (kernels.arc, kernels.dimension), "\n".join(body))
+    what = " and ".join(f"{CAP_WORDS[c][2:]} {w}" for c, w in ((s.top, "above"), (s.bottom, "below")) if c != "flat")
+    return program(f"A cylinder with a {what}, of the same radius, and its dimensions.", setup,
+                   revolution.funcs(s) + (kernels.dimension,), "\n".join(body))

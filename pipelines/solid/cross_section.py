@@ -1,4 +1,5 @@
-"""A plane through three points on a solid's edges; the cross-section shaded, its vertices named."""
+"""A plane through three points on a polyhedron's edges, or along a cylinder or cone
+(round_section); the cross-section shaded, its vertices named."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,11 +9,12 @@ import numpy as np
 
 from pipelines.solid import figure3d, projection, solids
 from pipelines.solid.base import SolidSample, choose, join_words, phrase
-from pipelines.solid import polyhedron
+from pipelines.solid import polyhedron, round_section
 from pipelines.solid.program import program
 
-SOLIDS_BY_DIFFICULTY = {1: ["cube"], 2: ["cube", "cuboid", "pyramid", "tetrahedron"],
-                        3: ["cube", "cuboid", "prism", "pyramid"]}
+ROUND = ("cylinder", "cone")
+SOLIDS_BY_DIFFICULTY = {1: ["cube", *ROUND], 2: ["cube", "cuboid", "pyramid", "tetrahedron", *ROUND],
+                        3: ["cube", "cuboid", "prism", "pyramid", *ROUND]}
 FRACTIONS_BY_DIFFICULTY = {1: [(0, 1), (1, 1), (1, 2)], 2: [(0, 1), (1, 2), (1, 1), (1, 2)],
                            3: [(1, 3), (1, 2), (2, 3), (1, 2), (0, 1)]}
 NEW_NAMES = "MNPQRSTUW"
@@ -128,6 +130,8 @@ class CrossSection:
     def sample(self, rng: np.random.Generator, difficulty: int = 1) -> dict:
         d = min(max(difficulty, 1), 3)
         kind = choose(rng, SOLIDS_BY_DIFFICULTY[d])
+        if kind in ROUND:
+            return round_section.sample(rng, kind)
         a = choose(rng, [4, 5, 6])
         p = {"solid": kind, "a": a, "b": choose(rng, [3, 4, 5]) if kind == "cuboid" else None,
              "h": choose(rng, [a - 1, a, a + 1]) if kind in ("cuboid", "prism", "pyramid") else None,
@@ -143,6 +147,8 @@ class CrossSection:
         return p
 
     def build(self, p: dict) -> SolidSample:
+        if p["solid"] in ROUND:
+            return round_section.build(p, self.name)
         solid = make_solid(p)
         points, where = named_section(solid, p["cuts"])
         fig = figure3d.figure(solid, p, points)

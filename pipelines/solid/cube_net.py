@@ -11,7 +11,8 @@ from pipelines.solid.program import num, program
 
 LABEL_SETS = [list("ABCDEF"), list("123456"), list("UVWXYZ")]
 PALETTE = {"#8ecae6": "sky blue", "#ffb703": "amber", "#90be6d": "green", "#f28482": "salmon",
-           "#cdb4db": "lilac", "#bdbdbd": "grey"}
+           "#cdb4db": "lilac", "#bdbdbd": "grey", "#2a9d8f": "teal", "#e9c46a": "sand", "#f4a261": "orange",
+           "#a8dadc": "pale cyan", "#b5838d": "mauve", "#ffe5ec": "pale pink"}
 PLAIN = "#f2f2f2"
 QUESTIONS_BY_DIFFICULTY = {1: ["opposite", "fold"], 2: ["opposite", "adjacent", "fold"], 3: ["adjacent", "right", "fold"]}
 
@@ -54,12 +55,14 @@ class CubeNet:
         p = {"net": int(rng.integers(11)), "symmetry": int(rng.integers(8)), "labels": labels,
              "question": choose(rng, QUESTIONS_BY_DIFFICULTY[d]),
              "focus": choose(rng, labels), "front": None, "style": int(rng.integers(1000)),
-             "colors": [str(c) for c in rng.permutation(list(PALETTE))] if rng.random() < 0.75 else None,
-             "cube": None}
+             # six of the palette's colours, light and dark, so that nets differ in more than outline
+             "colors": [str(c) for c in rng.choice(list(PALETTE), 6, replace=False)] if rng.random() < 0.85 else None,
+             "cube": None, "cube_at": None}
         if p["question"] in ("right", "fold"):
             p["front"] = choose(rng, adjacent(p, p["focus"]))
         if p["question"] == "fold":
             p["cube"] = _cube(p, p["focus"], p["front"], valid=bool(rng.random() < 0.5), subtle=d == 3)
+            p["cube_at"] = choose(rng, ["right", "below"])
         return p
 
     def build(self, p: dict) -> SolidSample:
@@ -70,8 +73,8 @@ class CubeNet:
         colour = dict(zip((label[c] for c in cells), fills))
         squares = "\n".join(f'    (({c}, {r}), "{label[(c, r)]}", "{colour[label[(c, r)]]}"),' for c, r in cells)
         setup = f"# ((column, row), label, colour) of each square; row 0 is the top row\nSQUARES = [\n{squares}\n]"
-        width = cols + (CUBE_GAP + CUBE_SIZE * 1.36 if p["cube"] else 0)
-        half = max(width, rows) / 2 + 0.4
+        origin, (x0, x1), (y0, y1) = _page(p, cols, rows)
+        half = max(x1 - x0, y1 - y0) / 2 + 0.4
         body = """
             fig = plt.figure(figsize=(6, 6))
             ax = fig.add_axes([0, 0, 1, 1])
@@ -82,7 +85,7 @@ class CubeNet:
         if p["cube"]:
             sides = ", ".join(f'"{k}": ("{p["cube"][k]}", "{colour[p["cube"][k]]}")' for k in ("front", "right", "top"))
             setup += (f"\n\n# a cube beside the net, in cabinet projection: face -> (label, colour)\nCUBE = {{{sides}}}\n"
-                      f"ORIGIN = np.array([{num(cols + CUBE_GAP)}, {num(-rows / 2 - CUBE_SIZE * 0.68)}])  # front-bottom-left corner\n"
+                      f"ORIGIN = np.array([{num(origin[0])}, {num(origin[1])}])  # front-bottom-left corner\n"
                       f"S = {CUBE_SIZE}  # edge of the drawn cube\n"
                       "DEPTH = 0.5 * S * np.array([np.cos(np.radians(45)), np.sin(np.radians(45))])")
             body += """
@@ -96,8 +99,8 @@ class CubeNet:
                 ax.text(*np.mean(corners, axis=0), label, fontsize=20, ha="center", va="center")
             """
         body += f"""
-            ax.set_xlim({num(width / 2 - half)}, {num(width / 2 + half)})  # a square frame round the figure
-            ax.set_ylim({num(-rows / 2 - half)}, {num(-rows / 2 + half)})
+            ax.set_xlim({num((x0 + x1) / 2 - half)}, {num((x0 + x1) / 2 + half)})  # a square frame round the figure
+            ax.set_ylim({num((y0 + y1) / 2 - half)}, {num((y0 + y1) / 2 + half)})
             ax.set_aspect("equal")
             ax.axis("off")
             """
@@ -110,6 +113,19 @@ class CubeNet:
 
 
 CUBE_GAP, CUBE_SIZE = 1.2, 1.4
+
+
+def _page(p: dict, cols: int, rows: int) -> tuple[tuple | None, tuple, tuple]:
+    """The drawn cube's front-bottom-left corner (to the right of the net or below it) and the
+    x and y extent of everything drawn; the net's squares span x 0..cols and y -rows..0."""
+    if not p["cube"]:
+        return None, (0, cols), (-rows, 0)
+    size = CUBE_SIZE * 1.36  # the cube in cabinet projection, depth included
+    if p["cube_at"] == "right":
+        origin = (cols + CUBE_GAP, -rows / 2 - CUBE_SIZE * 0.68)
+        return origin, (0, cols + CUBE_GAP + size), (min(-rows, origin[1]), max(0, origin[1] + size))
+    origin = (cols / 2 - CUBE_SIZE * 0.68, -rows - CUBE_GAP - size)
+    return origin, (min(0, origin[0]), max(cols, origin[0] + size)), (origin[1], 0)
 
 
 def _cube(p: dict, bottom: str, front: str, valid: bool, subtle: bool) -> dict:
@@ -141,7 +157,7 @@ def _caption(p: dict, cells, label, kind: str) -> str:
         ("The squares are coloured " + join_words([f"{lab} {PALETTE[col]}" for lab, col in
                                                    zip((label[c] for c in cells), p["colors"])]) + "."
          if p["colors"] else "All squares are plain light grey."),
-        (f"To the right of the net a cube is drawn in oblique projection, showing {p['cube']['top']} on top, "
+        (f"{'To the right of' if p['cube_at'] == 'right' else 'Below'} the net a cube is drawn in oblique projection, showing {p['cube']['top']} on top, "
          f"{p['cube']['front']} in front and {p['cube']['right']} on the right." if p["cube"] else ""),
         phrase(p, ["When it is folded into a cube, the opposite faces are ",
                    "Folded up, the net gives a cube whose opposite face pairs are "], "style")
@@ -159,7 +175,8 @@ def _question(p: dict) -> tuple[str, str]:
         return (f"When the net is folded into a cube, which faces share an edge with face {x}?",
                 ", ".join(adjacent(p, x)))
     if p["question"] == "fold":
-        return ("Can the cube on the right be folded from the net, with the labels on the outside? Answer yes or no.",
+        where = "on the right" if p["cube_at"] == "right" else "below the net"
+        return (f"Can the cube {where} be folded from the net, with the labels on the outside? Answer yes or no.",
                 "yes" if p["cube"]["valid"] else "no")
     y = p["front"]
     return (f"The net is folded into a cube with the labels on the outside. Face {x} is on the bottom "

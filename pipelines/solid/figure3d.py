@@ -46,6 +46,8 @@ def figure(solid: solids.Solid, p: dict, section: dict | None = None) -> dict:
         segments.append((tuple(xy[solid.altitude[0]]), tuple(xy[solid.altitude[1]])))
     ring = list(section)
     segments += [(tuple(xy[a]), tuple(xy[b])) for a, b in zip(ring, ring[1:] + ring[:1])]
+    if p.get("diagonal"):
+        segments.append(tuple(tuple(xy[k]) for k in p["diagonal"]))
     dims, discs = [], []
     if p["show_dims"]:
         center = allxy.mean(axis=0)
@@ -61,10 +63,8 @@ def figure(solid: solids.Solid, p: dict, section: dict | None = None) -> dict:
     if solid.altitude and p["show_dims"]:
         anchors["h"] = tuple((xy[solid.altitude[0]] + xy[solid.altitude[1]]) / 2)
         texts["h"] = f"{p['h']:g}"
-    offsets = layout.place_labels(anchors, texts, inch, segments, discs)
-    label_discs = [(np.add(anchors[k], offsets[k]), layout.text_radius(texts[k], inch)) for k in anchors]
-    lims = layout.frame(list(xy.values()), discs + label_discs, 0.25 * inch)
-    return {"visibility": vis, "dims": dims, "offsets": offsets, "lims": lims, "texts": texts,
+    offsets, lims, size = layout.arrange(anchors, texts, inch, segments, discs, 0.25 * inch)
+    return {"visibility": vis, "dims": dims, "offsets": offsets, "lims": lims, "texts": texts, "figsize": size,
             "inch": inch, "segments": segments, "discs": discs, "anchors": anchors}
 
 
@@ -95,7 +95,7 @@ def setup_source(solid: solids.Solid, p: dict, fig: dict, section: dict | None =
              f"VERTS = {{\n{verts}\n}}",
              f"FACES = [  # each face counter-clockwise as seen from outside\n{faces}\n]"]
     if solid.extra:
-        lines.append("\n".join(f'{k} = {point(v)}  # foot of the altitude' for k, v in solid.extra.items()))
+        lines.append("\n".join(f'{k} = {point(v)}  # an end of the altitude' for k, v in solid.extra.items()))
     if section:
         ring = ", ".join(f'"{k}": {point(v)}' for k, v in section.items())
         lines.append(f"SECTION = {{{ring}}}  # vertices of the cross-section, in order round it")
@@ -106,12 +106,13 @@ def setup_source(solid: solids.Solid, p: dict, fig: dict, section: dict | None =
         lines.append(f"DIMENSIONS = [{dims}]  # (from, to, length, offset of the arrow)")
     if "h" in fig["offsets"]:
         lines.append(f"HEIGHT_OFFSET = {point(fig['offsets']['h'])}  # where the height is written")
-    lines.append(f'HIDDEN = (0, (4, 3))  # dash pattern of hidden edges\nLIMITS = {fig["lims"]}')
+    lines.append(f'HIDDEN = (0, (4, 3))  # dash pattern of hidden edges\nLIMITS = {fig["lims"]}\n'
+                 f'FIGSIZE = {fig["figsize"]}  # inches: the page is cropped to the figure')
     return "\n\n".join(lines)
 
 
 def funcs(p: dict, section: dict | None = None) -> tuple:
-    out = (kernels.edge_visibility,) + ((kernels.on_visible_face,) if section else ())
+    out = (kernels.edge_visibility,) + ((kernels.on_visible_face,) if section or p.get("diagonal") else ())
     return out + ((kernels.dimension,) if p["show_dims"] else ())
 
 
@@ -119,7 +120,7 @@ def body_source(solid: solids.Solid, p: dict, section: dict | None = None) -> st
     extra = "".join(f', "{k}": {k}' for k in solid.extra)
     named = "VERTS | SECTION" if section else "VERTS"
     body = [
-        "fig = plt.figure(figsize=(6, 6))",
+        "fig = plt.figure(figsize=FIGSIZE)",
         "ax = fig.add_axes([0, 0, 1, 1])",
         f"xy = {{name: np.array(p) @ P.T for name, p in ({named} | {{{extra[2:]}}}).items()}}" if extra
         else f"xy = {{name: np.array(p) @ P.T for name, p in ({named}).items()}}",
@@ -137,6 +138,10 @@ def body_source(solid: solids.Solid, p: dict, section: dict | None = None) -> st
             "    seen = on_visible_face(SECTION[a], SECTION[b], VERTS, FACES, TOWARD)",
             '    ax.plot(*zip(xy[a], xy[b]), color="k", lw=1.6, ls="-" if seen else HIDDEN)',
         ]
+    if p.get("diagonal"):
+        a, b = p["diagonal"]
+        body += [f'seen = on_visible_face(VERTS["{a}"], VERTS["{b}"], VERTS, FACES, TOWARD)  # on a face turned to us?',
+                 f'ax.plot(*zip(xy["{a}"], xy["{b}"]), color="k", lw=1.6, ls="-" if seen else HIDDEN)  # the diagonal']
     body += [
         "for name, (dx, dy) in LABEL_OFFSETS.items():",
         '    ax.text(xy[name][0] + dx, xy[name][1] + dy, f"${name}$", fontsize=15, ha="center", va="center")',

@@ -123,3 +123,27 @@ def arc(ax, y, r, k, t0, t1, ls="-"):
     t runs counter-clockwise from the right, so 0..pi is the back half and pi..2pi the front."""
     t = np.linspace(t0, t1, 120)
     ax.plot(r * np.cos(t), y + r * k * np.sin(t), color="k", lw=1.6, ls=ls)
+
+
+def cone_cap(ax, y, r, k, height, up):
+    """A cone on the circle at page height y, its apex `height` above (below if not up) on the axis.
+    Its outline lines touch the ellipse where the tangents from the apex meet it; seen from above,
+    a cone standing up hides only the back of its rim between those points, one hanging down
+    hides the whole back half."""
+    s = 1 if up else -1
+    touch = np.arcsin(r * k / height)
+    seen = (np.pi - touch, 2 * np.pi + touch) if up else (np.pi, 2 * np.pi)
+    arc(ax, y, r, k, *seen)
+    arc(ax, y, r, k, seen[1] - 2 * np.pi, seen[0], HIDDEN)
+    for side in (-1, 1):
+        ax.plot([0, side * r * np.cos(touch)], [y + s * height, y + s * r * k * np.sin(touch)], color="k", lw=1.6)
+    ax.plot([0, 0], [y, y + s * height], color="k", lw=1.2, ls=HIDDEN)  # the axis
+
+
+def dome_cap(ax, y, r, k, up):
+    """A hemisphere on the circle at page height y, bulging up (or down): its outline is half of
+    a circle of radius r, the same size whatever the view; the back of its rim is hidden."""
+    arc(ax, y, r, k, np.pi, 2 * np.pi)
+    arc(ax, y, r, k, 0, np.pi, HIDDEN)
+    u = np.linspace(0, np.pi, 120)
+    ax.plot(r * np.cos(u), y + (1 if up else -1) * r * np.sin(u), color="k", lw=1.6)

@@ -1,7 +1,8 @@
 """Page layout shared by the projected-3-D templates: scale, dimension placement, framing.
 
-Every program draws on one axes filling a FIG_INCHES square figure, so one data unit is
-span / FIG_INCHES inches and text sizes can be turned into data distances.
+Every program draws on one axes filling its figure at a fixed scale: the solid's longest extent
+takes about FIG_INCHES / 1.5 inches, so text sizes can be turned into data distances, and the page
+is cropped to the figure (a tall solid gets a tall page), as a textbook crops its figures.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pipelines.solid import labels
 from pipelines.solid.labels import Segment
 
 FIG_INCHES = 6.0
+MIN_ASPECT = 0.55  # a page narrower than this looks like a strip, not a figure
 LETTER_IN = 0.12  # radius of a one-letter vertex name at fontsize 15, in inches
 
 
@@ -44,16 +46,30 @@ def dimension_marks(p, q, offset) -> tuple[list[Segment], tuple]:
 
 
 def frame(points: list, discs: list[tuple], margin: float) -> tuple[tuple, tuple]:
-    """Square data limits holding all points and text discs with a margin."""
+    """Data limits holding all points and text discs with a margin, no flatter than MIN_ASPECT."""
     xy = np.array(list(points) + [np.add(c, s * r) for c, r in discs for s in (-1, 1)])
     lo, hi = xy.min(axis=0) - margin, xy.max(axis=0) + margin
-    half = (hi - lo).max() / 2
+    half = np.maximum((hi - lo) / 2, MIN_ASPECT * (hi - lo).max() / 2)
     mid = (lo + hi) / 2
-    return ((round(float(mid[0] - half), 2), round(float(mid[0] + half), 2)),
-            (round(float(mid[1] - half), 2), round(float(mid[1] + half), 2)))
+    return ((round(float(mid[0] - half[0]), 2), round(float(mid[0] + half[0]), 2)),
+            (round(float(mid[1] - half[1]), 2), round(float(mid[1] + half[1]), 2)))
+
+
+def figsize(lims: tuple[tuple, tuple], inch: float) -> tuple[float, float]:
+    """Figure size in inches that shows `lims` at `inch` data units per inch."""
+    return tuple(round(float((hi - lo) / inch), 2) for lo, hi in lims)
 
 
 def place_labels(anchors: dict, texts: dict, inch: float, segments: list[Segment],
                  discs: list[tuple]) -> dict:
     radii = {k: text_radius(texts[k], inch) for k in anchors}
     return labels.place(anchors, radii, segments, discs)
+
+
+def arrange(anchors: dict, texts: dict, inch: float, segments: list[Segment], discs: list[tuple],
+            margin: float) -> tuple[dict, tuple, tuple]:
+    """Label offsets, then data limits and figure size holding the drawing and every text."""
+    offsets = place_labels(anchors, texts, inch, segments, discs)
+    placed = [(np.add(anchors[k], offsets[k]), text_radius(texts[k], inch)) for k in anchors]
+    lims = frame([a for seg in segments for a in seg], discs + placed, margin)
+    return offsets, lims, figsize(lims, inch)

@@ -14,9 +14,9 @@ from pipelines.solid.program import evaluate
 
 def sample_view(rng: np.random.Generator, kinds: tuple[str, ...] = ("oblique", "ortho")) -> dict:
     if choose(rng, list(kinds)) == "oblique":
-        return {"kind": "oblique", "angle": choose(rng, [30, 40, 45, 135, 140, 150])}
-    return {"kind": "ortho", "azim": choose(rng, [-35, -25, 25, 30, 35, 40]),
-            "elev": choose(rng, [20, 25, 30])}
+        return {"kind": "oblique", "angle": choose(rng, list(range(30, 65, 5)) + list(range(120, 155, 5)))}
+    return {"kind": "ortho", "azim": choose(rng, list(range(-45, -15, 5)) + list(range(20, 50, 5))),
+            "elev": choose(rng, list(range(15, 40, 5)))}
 
 
 def source(view: dict) -> str:

@@ -46,10 +46,11 @@ def polygon(n: int, circumradius: float) -> list[tuple[float, float]]:
              circumradius * np.sin(start + 2 * np.pi * k / n)) for k in range(n)]
 
 
-def _prism(base: list[tuple[float, float]], h: float, kind: str, dims) -> Solid:
+def _prism(base: list[tuple[float, float]], h: float, kind: str, dims, top=None) -> Solid:
+    """Base and top joined by quadrilateral faces; the top is the base lifted unless given."""
     low = ascii_uppercase[:len(base)]
     verts = {k: _round((x, y, 0)) for k, (x, y) in zip(low, base)}
-    verts |= {k + "_1": _round((x, y, h)) for k, (x, y) in zip(low, base)}
+    verts |= {k + "_1": _round((x, y, h)) for k, (x, y) in zip(low, top or base)}
     n = len(base)
     faces = [list(low), [k + "_1" for k in low]]
     faces += [[low[i], low[(i + 1) % n], low[(i + 1) % n] + "_1", low[i] + "_1"] for i in range(n)]
@@ -71,6 +72,15 @@ def prism(n: int, edge: float, h: float) -> Solid:
     return _prism(base, h, "prism", [("A", "B", _fmt(edge)), ("A", "A_1", _fmt(h))])
 
 
+def frustum(n: int, edge: float, top: float, h: float) -> Solid:
+    """A regular frustum: the pyramid's top cut off parallel to the base, O and O_1 the centres."""
+    circum = 1 / (2 * np.sin(np.pi / n))
+    # only the base edge is dimensioned: a dimension on the small top runs into the edges behind it
+    solid = _prism(polygon(n, edge * circum), h, "frustum", [("A", "B", _fmt(edge))], top=polygon(n, top * circum))
+    solid.altitude, solid.extra = ("O_1", "O"), {"O": (0.0, 0.0, 0.0), "O_1": (0.0, 0.0, float(h))}
+    return solid
+
+
 def pyramid(n: int, edge: float, h: float, apex: str) -> Solid:
     base = polygon(n, edge / (2 * np.sin(np.pi / n)))
     low = ascii_uppercase[:n]
@@ -79,6 +89,17 @@ def pyramid(n: int, edge: float, h: float, apex: str) -> Solid:
     faces = [list(low)] + [[low[i], low[(i + 1) % n], apex] for i in range(n)]
     return Solid("pyramid", f"pyramid {apex}-{''.join(low)}", verts, _orient(verts, faces),
                  [("A", "B", _fmt(edge))], altitude=(apex, "O"), extra={"O": (0.0, 0.0, 0.0)})
+
+
+def corner_pyramid(n: int, edge: float, h: float, apex: str) -> Solid:
+    """A pyramid whose lateral edge from the apex to A stands perpendicular to the regular base."""
+    base = polygon(n, edge / (2 * np.sin(np.pi / n)))
+    low = ascii_uppercase[:n]
+    verts = {k: _round((x, y, 0)) for k, (x, y) in zip(low, base)}
+    verts[apex] = _round((*base[0], h))
+    faces = [list(low)] + [[low[i], low[(i + 1) % n], apex] for i in range(n)]
+    return Solid("corner_pyramid", f"pyramid {apex}-{''.join(low)}", verts, _orient(verts, faces),
+                 [("A", "B", _fmt(edge)), ("A", apex, _fmt(h))])
 
 
 def tetrahedron(edge: float) -> Solid:

@@ -6,8 +6,11 @@ import numpy as np
 from pipelines.solid.base import SolidSample, choose, grid, phrase
 from pipelines.solid.program import evaluate, num, program
 
-CURVES_BY_DIFFICULTY = {1: ["helix"], 2: ["helix", "conical_helix", "twisted_cubic"],
+CURVES_BY_DIFFICULTY = {1: ["helix", "conical_helix"], 2: ["helix", "conical_helix", "twisted_cubic"],
                         3: ["conical_helix", "viviani", "trefoil"]}
+# a helix may wind about any axis: (x, y, z) of the z-axis helix rearranged, and the plane its
+# projection is a circle (or spiral) on
+AXES = {"z": ((0, 1, 2), "xy"), "x": ((2, 0, 1), "yz"), "y": ((1, 2, 0), "xz")}
 
 
 def components(p: dict) -> tuple[str, str, str, str, str]:
@@ -15,10 +18,11 @@ def components(p: dict) -> tuple[str, str, str, str, str]:
     c, k = [coef(v) for v in p["c"]], p["k"]
     turns = f"2 * np.pi * {k}" if k != 1 else "2 * np.pi"
     loops = f"{num(2 * k)}π"
-    if p["curve"] == "helix":
-        return (f"{c[0]}np.cos(t)", f"{c[0]}np.sin(t)", f"{c[1]}t", turns, loops)
-    if p["curve"] == "conical_helix":
-        return (f"{c[0]}t * np.cos(t)", f"{c[0]}t * np.sin(t)", f"{c[1]}t", turns, loops)
+    if "helix" in p["curve"]:
+        stem = "" if p["curve"] == "helix" else "t * "
+        xyz = (f"{c[0]}{stem}np.cos(t)", f"{c[0]}{stem}np.sin(t)", f"{c[1]}t")
+        order, _ = AXES[p["axis"]]
+        return (*(xyz[i] for i in order), turns, loops)
     if p["curve"] == "twisted_cubic":
         return ("t", "t**2", "t**3", num(p["c"][0]), num(p["c"][0]))
     if p["curve"] == "viviani":
@@ -41,6 +45,11 @@ def words(expr: str) -> str:
 
 def start_of_range(p: dict) -> str:
     return f"-{p['c'][0]}" if p["curve"] == "twisted_cubic" else "0"
+
+
+def plane(p: dict) -> str:
+    """The coordinate plane the question asks about: the one across the helix's axis."""
+    return AXES[p["axis"]][1]
 
 
 def projection_fact(p: dict) -> str:
@@ -71,12 +80,18 @@ class SpatialCurve:
              "conical_helix": [grid(rng, 0.15, 0.35, 0.05), grid(rng, 0.2, 0.6, 0.05)],
              "twisted_cubic": [grid(rng, 0.8, 1.6, 0.1)],
              "viviani": [grid(rng, 1, 2.5, 0.25)], "trefoil": [grid(rng, 0.5, 2, 0.25)]}[curve]
-        return {"curve": curve, "c": c, "k": choose(rng, [1.5, 2, 2.5, 3]) if "helix" in curve else 1,
-                "elev": grid(rng, 15, 40, 5), "azim": grid(rng, -80, -30, 5), "color": choose(rng, list(COLORS)),
+        # any azimuth that sees the box's corner: a side wall seen edge-on hides the projections
+        azim = choose(rng, [a for a in range(-165, 170, 5) if 15 <= abs(a) % 90 <= 75])
+        turns = [1, 1.5, 2, 2.5, 3] if curve == "helix" else [1.5, 2, 2.5, 3]
+        return {"curve": curve, "c": c, "k": choose(rng, turns) if "helix" in curve else 1,
+                "axis": choose(rng, list(AXES)) if "helix" in curve else "z",
+                "elev": grid(rng, 10, 45, 5), "azim": azim, "color": choose(rng, list(COLORS)),
                 "projections": bool(difficulty > 1 or rng.random() < 0.6), "style": int(rng.integers(1000))}
 
     def build(self, p: dict) -> SolidSample:
         fx, fy, fz, end, end_words = components(p)
+        a = np.radians(p["azim"])  # the viewer looks from (cos a, sin a): the walls on the far side
+        back_x, back_y = ("lo[0]" if np.cos(a) > 0 else "hi[0]"), ("hi[1]" if np.sin(a) < 0 else "lo[1]")
         t0 = start_of_range(p)
         setup = (f"# r(t) = ({words(fx)}, {words(fy)}, {words(fz)}), {t0} <= t <= {end_words}\n"
                  f"t = np.linspace({t0}, {end}, 800)\nx = {fx}\ny = {fy}\nz = {fz}")
@@ -97,8 +112,8 @@ class SpatialCurve:
                 "flat = np.full_like(t, 1.0)",
                 "# shadows of the curve on the three back planes of the box",
                 'ax.plot(x, y, lo[2] * flat, color="0.45", ls="--", lw=1)',
-                'ax.plot(x, hi[1] * flat, z, color="0.45", ls="--", lw=1)',
-                'ax.plot(lo[0] * flat, y, z, color="0.45", ls="--", lw=1)',
+                f'ax.plot(x, {back_y} * flat, z, color="0.45", ls="--", lw=1)',
+                f'ax.plot({back_x} * flat, y, z, color="0.45", ls="--", lw=1)',
             ]
         body += [
             "ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), zlim=(lo[2], hi[2]))",
@@ -122,8 +137,8 @@ class SpatialCurve:
             (f"It is a closed curve; its starting point ({', '.join(start)}) at t = {t0} is marked with a dot." if closed else
              f"It starts at ({', '.join(start)}) and ends at ({', '.join(stop)}); both ends are marked with dots and their values of t."),
             (f"Dashed grey curves show its projections on the floor (xy-plane), the back wall (xz-plane) and the side wall (yz-plane); "
-             f"the projection on the xy-plane is {projection_fact(p)}." if p["projections"] else ""),
+             f"the projection on the {plane(p)}-plane is {projection_fact(p)}." if p["projections"] else ""),
             f"Axes x, y, z are drawn to equal scale, viewed from elevation {p['elev']}° and azimuth {p['azim']}°.",
         ]).replace("  ", " ")
-        question = "What curve is the projection of r(t) onto the xy-plane?"
+        question = f"What curve is the projection of r(t) onto the {plane(p)}-plane?"
         return SolidSample(self.name, f"spatial_curve/{p['curve']}", p, code, caption, question, projection_fact(p))

@@ -59,44 +59,72 @@ def flux(terms: list[Monomial], region: dict) -> str:
     return str(total)
 
 
+def tidy(c: float) -> float:
+    """A constant rounded up to quarters: short in the program, and exactly what the flux uses."""
+    return float(np.ceil(c * 4) / 4)
+
+
 def surface_terms(kind: str, rng: np.random.Generator, region: dict) -> list[Monomial]:
     """f's monomials; the constant lifts the lowest point of S just above D, so that an
     equal-scale plot stays compact."""
     lift = grid(rng, 1, 2, 0.25) if kind == "plane" else grid(rng, 0.5, 1.5, 0.25)
     if kind == "plane":
         a, b = grid(rng, 0.25, 0.75, 0.25), grid(rng, 0.25, 1, 0.25)
-        top = np.ceil((a * region["x"][1] + b * region["y"][1] + lift) * 2) / 2  # a tidy constant
-        return [[0, 0, float(top)], [1, 0, -a], [0, 1, -b]]
+        return [[0, 0, tidy(a * region["x"][1] + b * region["y"][1] + lift)], [1, 0, -a], [0, 1, -b]]
     if kind == "paraboloid":
         k = grid(rng, 0.25, 0.75, 0.25)
-        return [[0, 0, k * region["R"] ** 2 + lift], [2, 0, -k], [0, 2, -k]]
+        return [[0, 0, tidy(k * region["R"] ** 2 + lift)], [2, 0, -k], [0, 2, -k]]
     if kind == "bowl":
         return [[0, 0, lift], [2, 0, grid(rng, 0.25, 0.75, 0.25)], [0, 2, grid(rng, 0.25, 0.75, 0.25)]]
+    if kind == "trough":  # a parabolic cylinder curved across x: a valley or a ridge, at most 2 deep
+        w = region["x"][1]
+        a = max(0.25, min(grid(rng, 0.25, 0.75, 0.25), np.floor(8 / w ** 2) / 4))
+        return [[0, 0, lift], [2, 0, a]] if rng.random() < 0.5 else [[0, 0, tidy(a * w ** 2 + lift)], [2, 0, -a]]
     w = region["x"][1]
-    return [[0, 0, 0.5 * w ** 2 + lift], [2, 0, 0.5], [0, 2, -0.5]]  # saddle
+    return [[0, 0, tidy(0.5 * w ** 2 + lift)], [2, 0, 0.5], [0, 2, -0.5]]  # saddle
 
 
 COLORS = {"#9ecae1": "light blue", "#a1d99b": "light green", "#fdae6b": "orange", "#bcbddc": "lavender",
           "#fc9272": "salmon"}
+# a wire mesh is drawn in a darker shade of the same hue: (colour, its name)
+WIRE = {"#9ecae1": ("#3182bd", "blue"), "#a1d99b": ("#31a354", "green"), "#fdae6b": ("#e6550d", "orange"),
+        "#bcbddc": ("#756bb1", "purple"), "#fc9272": ("#de2d26", "red")}
+
+
+def look(p: dict) -> str:
+    """How S is drawn, in words."""
+    if p["mesh"] == "wire":
+        return f"a {WIRE[p['color']][1]} wire mesh"
+    return COLORS[p["color"]]
+
+
+def surface_code(p: dict) -> str:
+    if p["mesh"] == "wire":
+        return f'ax.plot_wireframe(X, Y, Z, color="{WIRE[p["color"]][0]}", lw=0.7, rstride=3, cstride=3)'
+    return (f'ax.plot_surface(X, Y, Z, color="{p["color"]}", alpha=0.7, edgecolor="#3b4e66", lw=0.3, rstride=3, '
+            'cstride=3,\n                shade=False)')
 
 
 class SurfaceIntegral:
     name = "surface_integral"
 
     def sample(self, rng: np.random.Generator, difficulty: int = 1) -> dict:
-        kind = choose(rng, {1: ["plane", "paraboloid"], 2: ["paraboloid", "bowl", "plane"],
-                            3: ["saddle", "bowl", "paraboloid"]}[min(max(difficulty, 1), 3)])
+        kind = choose(rng, {1: ["plane", "paraboloid", "trough", "bowl"], 2: ["paraboloid", "bowl", "plane", "trough"],
+                            3: ["saddle", "bowl", "paraboloid", "trough"]}[min(max(difficulty, 1), 3)])
         if kind == "paraboloid" or (kind == "bowl" and rng.random() < 0.5):
-            region = {"kind": "disk", "R": grid(rng, 1.2, 2.5, 0.1)}
+            region = {"kind": "disk", "R": grid(rng, 1, 2.5, 0.1)}
         else:
-            w, d = grid(rng, 1, 2, 0.25), grid(rng, 1, 3, 0.5)
-            region = {"kind": "rect", "x": [-w, w] if kind == "saddle" else [0, 2 * w],
-                      "y": [-w, w] if kind == "saddle" else [0, d]}
-        # a plane is seen face-on from the +x, +y side; curved surfaces read best from the front
-        azim = grid(rng, 20, 60, 5) if kind == "plane" else choose(rng, [grid(rng, -140, -110, 5), grid(rng, -70, -40, 5)])
+            w, d = grid(rng, 0.75, 2.5, 0.25), grid(rng, 1, 3, 0.5)
+            centred = kind != "plane"  # curved surfaces over a centred rectangle stay low
+            region = {"kind": "rect", "x": [-w, w] if centred else [0, 2 * w],
+                      "y": [-w, w] if kind == "saddle" else ([-d / 2, d / 2] if centred else [0, d])}
+        # a plane is seen face-on from the +x, +y side; curved surfaces read well from any corner
+        azim = (grid(rng, 10, 80, 5) if kind == "plane"
+                else choose(rng, [grid(rng, lo, lo + 60, 5) for lo in (-165, -75, 15, 105)]))
         return {"surface": kind, "terms": surface_terms(kind, rng, region), "region": region,
-                "arrows": choose(rng, [2, 3]), "elev": grid(rng, 18, 40, 2), "azim": azim, "color": choose(rng, list(COLORS)),
-                "style": int(rng.integers(1000))}
+                "arrows": choose(rng, [2, 3, 4]), "elev": grid(rng, 15, 45, 3), "azim": azim,
+                "color": choose(rng, list(COLORS)),
+                "mesh": choose(rng, ["shaded", "wire"]), "style": int(rng.integers(1000))}
 
     def build(self, p: dict) -> SolidSample:
         terms, region = p["terms"], p["region"]
@@ -131,8 +159,7 @@ class SurfaceIntegral:
         body = f'''
             fig = plt.figure(figsize=(6, 6))
             ax = fig.add_subplot(projection="3d")
-            ax.plot_surface(X, Y, Z, color="{p['color']}", alpha=0.7, edgecolor="#3b4e66", lw=0.3, rstride=3, cstride=3,
-                            shade=False)
+            {surface_code(p)}
             ax.plot_surface(X, Y, 0 * Z, color="0.75", alpha=0.45, lw=0, shade=False)  # D on the plane z = 0
             ax.plot(BX, BY, 0 * BX, color="k", lw=1.4)
             ax.plot(BX, BY, f(BX, BY), color="#3b6e99", lw=1.4)  # the edge of S
@@ -159,8 +186,8 @@ class SurfaceIntegral:
         zmin, zmax = float(Z.min()), float(Z.max())
         caption = " ".join([
             phrase(p, [
-                f"A 3-D plot of the surface S: z = {words(f)} ({COLORS[p['color']]}) over the region D, {region_words}.",
-                f"The figure shows the graph z = {words(f)} (the surface S, {COLORS[p['color']]}) above {region_words} (the region D).",
+                f"A 3-D plot of the surface S: z = {words(f)} ({look(p)}) over the region D, {region_words}.",
+                f"The figure shows the graph z = {words(f)} (the surface S, {look(p)}) above {region_words} (the region D).",
             ]),
             f"The region D is shaded grey on the plane z = 0 with its boundary drawn; on S, z runs from {num(zmin, 2)} to {num(zmax, 2)}.",
             f"{count_word(n_arrows).capitalize()} red arrows show upward unit normals (-f_x, -f_y, 1)/|·| of S, "

@@ -10,8 +10,8 @@ import numpy as np
 from pipelines.solid import projection
 from pipelines.solid.base import count_word
 
-SIZES = {1: [(2, 2), (3, 2)], 2: [(3, 2), (3, 3)], 3: [(3, 3), (4, 3)]}  # (cols, rows)
-TALLEST = {1: 2, 2: 3, 3: 4}
+SIZES = {1: [(2, 2), (3, 2), (2, 3), (3, 3)], 2: [(3, 2), (3, 3), (4, 2)], 3: [(3, 3), (4, 3), (4, 4)]}  # (cols, rows)
+TALLEST = {1: 3, 2: 3, 3: 4}
 
 
 def cubes(heights: list[list[int]]) -> list[tuple[int, int, int]]:

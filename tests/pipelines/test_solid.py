@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from pipelines.solid import FAMILIES, SolidSample, generate
-from pipelines.solid import (combined_solid, cube_net, cross_section, kernels, labels, nets, polyhedron,
-                             surface_integral, three_view, voxels)
+from pipelines.solid import (base, combined_solid, cube_net, cross_section, kernels, labels, layout, nets, polyhedron,
+                             round_section, spatial_curve, surface_integral, three_view, voxels)
 
 FOUNDATION = ["cube_net", "three_view", "cube_stack", "polyhedron"]
 ALL = FOUNDATION + ["cross_section", "combined_solid", "spatial_curve", "surface_integral"]
@@ -148,7 +148,7 @@ def cross_params(question: str, focus: str, front: str | None = None) -> dict:
     index = next(i for i, n in enumerate(nets.all_nets()) if nets.canonical(n) == nets.canonical(cross))
     k = next(k for k in range(8) if nets.transform(nets.all_nets()[index], k) == cross)
     return {"net": index, "symmetry": k, "labels": list("ABCDEF"), "question": question, "focus": focus,
-            "front": front, "style": 0, "colors": None, "cube": None}
+            "front": front, "style": 0, "colors": None, "cube": None, "cube_at": "right"}
 
 
 def test_cube_net_known_answers():
@@ -200,6 +200,18 @@ def test_three_view_lines_known_case():
     assert top_hidden == []
 
 
+def test_third_angle_layout():
+    views = three_view.view_arrays([[1], [2]], "third-angle")  # one column of cells: front 1 high, back 2
+    assert list(views) == ["Top view", "Front view", "Right view"]
+    # seen from the right, the front of the solid is on the left
+    assert views["Right view"][:, 0, :].tolist() == [[True, False], [True, True]]
+    p = {"heights": [[1, 2], [2, 2]], "view": {"kind": "ortho", "azim": 30, "elev": 20}, "variant": "solid",
+         "layout": "third-angle", "style": 1}
+    s = FAMILIES["three_view"].build(p)
+    assert "third-angle" in s.caption and "top, front and right views" in s.caption
+    assert "PANELS = {'Top view': (0, 0), 'Front view': (1, 0), 'Right view': (1, 1)}" in s.code
+
+
 def test_three_view_question():
     for seed in range(6):
         s = generate("three_view", np.random.default_rng(seed), 2)
@@ -207,7 +219,7 @@ def test_three_view_question():
             assert s.answer == str(sum(map(sum, s.params["heights"])))
         else:
             title = s.question.split("in the ")[1].rstrip("?").capitalize()
-            _, hidden = kernels.view_lines(three_view.view_arrays(s.params["heights"])[title])
+            _, hidden = kernels.view_lines(three_view.view_arrays(s.params["heights"], s.params["layout"])[title])
             assert s.answer == str(len(kernels.merge(hidden)))
 
 
@@ -221,9 +233,54 @@ def test_cube_hidden_edges_known_case():
     assert "8 vertices, 12 edges and 6 faces" in s.caption and "AB = 4" in s.caption
 
 
-@pytest.mark.parametrize("family, seed", [(f, s) for f in ("polyhedron", "cross_section") for s in range(6)])
-def test_labels_clear_lines_and_each_other(family, seed):
-    p = FAMILIES[family].sample(np.random.default_rng(seed), 1 + seed % 3)
+def polyhedral(family: str, count: int) -> list[tuple[int, dict]]:
+    """(seed, θ) of the first samples that are polyhedra (cross-sections also cut round solids)."""
+    out = []
+    for seed in range(100):
+        p = FAMILIES[family].sample(np.random.default_rng(seed), 1 + seed % 3)
+        if p.get("solid") not in cross_section.ROUND:
+            out.append((seed, p))
+        if len(out) == count:
+            return out
+    return out
+
+
+def test_corner_pyramid():
+    p = {"solid": "corner_pyramid", "a": 4, "b": None, "h": 3, "n": 4, "apex": "P", "show_dims": True,
+         "style": 0, "view": {"kind": "oblique", "angle": 45}, "diagonal": None}
+    s = FAMILIES["polyhedron"].build(p)
+    solid = polyhedron.make_solid(p)
+    assert solid.verts["P"] == solid.verts["A"][:2] + (3.0,)  # the apex stands right above A
+    assert "with PA perpendicular to the base" in s.caption and "height PA = 3" in s.caption
+    assert "5 vertices, 8 edges and 5 faces" in s.caption
+    assert s.answer == "AD, CD, DP"  # the faces PCD, PDA and the base turn away from the viewer
+
+
+def test_frustum():
+    p = {"solid": "frustum", "a": 4, "b": 2, "h": 3, "n": 4, "apex": None, "show_dims": True,
+         "style": 0, "view": {"kind": "oblique", "angle": 45}, "diagonal": None}
+    s = FAMILIES["polyhedron"].build(p)
+    solid = polyhedron.make_solid(p)
+    top = [solid.verts[k + "_1"] for k in "ABCD"]
+    assert np.allclose(np.ptp(np.array(top), axis=0), [2, 2, 0])  # a 2 by 2 top at height 3
+    assert "8 vertices, 12 edges and 6 faces" in s.caption and "A1B1 = 2" in s.caption
+    assert "altitude OO1" in s.caption and s.answer == "AD, CD, DD1"
+
+
+def test_cube_diagonal_known_case():
+    p = {"solid": "cube", "a": 4, "b": None, "h": None, "n": None, "apex": None, "show_dims": True,
+         "style": 0, "view": {"kind": "oblique", "angle": 45}, "diagonal": ["A", "C_1"]}
+    s = FAMILIES["polyhedron"].build(p)
+    assert s.answer == "4√3" and s.question == "Find the length of the diagonal AC1."
+    assert "The space diagonal AC1 is drawn dashed, through the inside of the solid." in s.caption
+    p |= {"solid": "cuboid", "b": 3, "h": 2, "diagonal": ["A", "C"]}
+    s = FAMILIES["polyhedron"].build(p)
+    assert s.answer == "5" and "face diagonal AC is drawn dashed, on a hidden face" in s.caption
+
+
+@pytest.mark.parametrize("family, seed, p",
+                         [(f, *sp) for f in ("polyhedron", "cross_section") for sp in polyhedral(f, 6)])
+def test_labels_clear_lines_and_each_other(family, seed, p):
     if family == "polyhedron":
         solid, section = polyhedron.make_solid(p), None
     else:
@@ -260,20 +317,88 @@ def test_cross_section_known_shapes():
 
 
 def test_cross_section_samples_are_proper_sections():
-    for seed in range(6):
-        s = generate("cross_section", np.random.default_rng(seed), 1 + seed % 3)
+    for seed, p in polyhedral("cross_section", 6):
+        s = FAMILIES["cross_section"].build(p)
         solid = cross_section.make_solid(s.params)
         points, _ = cross_section.named_section(solid, s.params["cuts"])
         assert 3 <= len(points) <= 6 and f"{len(points)} vertices" in s.caption
 
 
 def test_combined_solid_volumes():
-    p = {"kind": "cylinder_cone", "r": 2, "h1": 3, "h2": 3, "elev": 20, "style": 0}
+    p = {"kind": "cylinder_cone", "r": 2, "h1": 3, "h0": None, "h2": 3, "elev": 20, "side": 1, "style": 0}
     assert FAMILIES["combined_solid"].build(p).answer == "16π"  # 12π + 4π
-    p = {"kind": "cylinder_hemisphere", "r": 1.5, "h1": 2, "h2": None, "elev": 20, "style": 0}
+    p = {"kind": "cylinder_hemisphere", "r": 1.5, "h1": 2, "h0": None, "h2": None, "elev": 20, "style": 0}
     assert combined_solid.volume(p) == "27π/4"  # 4.5π + 2.25π
+    p = {"kind": "cone_cylinder_hemisphere", "r": 2, "h1": 3, "h0": 3, "h2": None, "elev": 20, "side": -1, "style": 1}
+    assert combined_solid.volume(p) == "64π/3"  # 12π + 4π + 16π/3
+    sample = FAMILIES["combined_solid"].build(p)
+    assert "a hemisphere of the same radius on top and a cone of the same radius below" in sample.caption
+    assert "cone height 3" in sample.caption and sample.template == "combined_solid/cone_cylinder_hemisphere"
+    p = {"kind": "hemisphere_cylinder_hemisphere", "r": 3, "h1": 2, "h0": None, "h2": None, "elev": 20}
+    assert combined_solid.volume(p) == "54π"  # 18π + 36π
     p = {"kind": "prism_pyramid", "r": 3, "h1": 4, "h2": 2}
     assert combined_solid.volume(p) == "42"
+
+
+def test_combined_solid_parts_match_kind():
+    for seed in range(12):
+        s = generate("combined_solid", np.random.default_rng(seed), 1 + seed % 3)
+        if s.params["kind"] == "prism_pyramid":
+            continue
+        stack = combined_solid.stack(s.params)
+        for cap, up in ((stack.top, True), (stack.bottom, False)):
+            drawn = f"{'cone' if cap == 'cone' else 'dome'}_cap(ax, {'top' if up else '0'}"
+            assert (drawn in s.code) == (cap != "flat"), (s.template, cap)
+        assert f"cylinder height {s.params['h1']:g}" in s.caption
+
+
+def round_params(solid: str, r: int, h: int, d: int, phi: int = -70) -> dict:
+    return {"solid": solid, "r": r, "h": h, "d": d, "phi": phi, "elev": 20, "side": 1, "style": 0}
+
+
+def test_surd():
+    assert [base.surd(n) for n in (1, 7, 36, 72, 48)] == ["1", "√7", "6", "6√2", "4√3"]
+
+
+def test_round_section_known_answers():
+    axial = FAMILIES["cross_section"].build(round_params("cylinder", 3, 5, 0))
+    assert axial.answer == "30" and axial.template == "cross_section/cylinder"  # 6 by 5
+    assert "is a rectangle" in axial.caption and "containing the axis" in axial.caption
+    cone = FAMILIES["cross_section"].build(round_params("cone", 5, 4, 3))
+    assert cone.answer == "20"  # AB = 8, SM = 5
+    assert "section SAB is an isosceles triangle" in cone.caption and "OM = 3" in cone.caption
+    assert FAMILIES["cross_section"].build(round_params("cylinder", 4, 3, 2)).answer == "12√3"  # 4√3 by 3
+
+
+def test_round_section_area_matches_geometry():
+    """The surd answer against the area of the section computed from its 3-D corners."""
+    found = set()
+    for seed in range(80):
+        s = generate("cross_section", np.random.default_rng(seed), 1 + seed % 3)
+        p = s.params
+        if p["solid"] not in cross_section.ROUND:
+            continue
+        found.add(p["solid"])
+        a, b = (np.array([p["r"] * np.cos(t), p["r"] * np.sin(t), 0]) for t in round_section.chord_angles(p))
+        assert abs(np.dot((a + b) / 2, (a + b) / 2) - p["d"] ** 2) < 1e-9  # OM = d
+        if p["solid"] == "cylinder":
+            area = np.linalg.norm(b - a) * p["h"]
+        else:
+            area = np.linalg.norm(np.cross(a - [0, 0, p["h"]], b - [0, 0, p["h"]])) / 2
+        k, _, m = s.answer.partition("√")
+        assert abs((float(k or 1)) * np.sqrt(float(m or 1)) - area) < 1e-9, (s.answer, area)
+        assert f"radius {p['r']}" in s.caption and f"height {p['h']}" in s.caption
+        assert f'D, PHI = {p["d"]}, np.radians({p["phi"]})' in s.code
+    assert found == {"cylinder", "cone"}
+
+
+def test_page_is_cropped_to_the_figure():
+    lims = ((0.0, 6.0), (0.0, 1.0))
+    tall = layout.frame([(0, 0), (1, 4)], [], 0)
+    assert np.ptp(tall[0]) / np.ptp(tall[1]) == pytest.approx(layout.MIN_ASPECT, abs=0.01)
+    assert layout.figsize(lims, 0.5) == (12.0, 2.0)
+    s = generate("polyhedron", np.random.default_rng(3), 1)
+    assert "FIGSIZE = (" in s.code and "np.float" not in s.code
 
 
 def test_flux_matches_numeric_integration():
@@ -296,6 +421,18 @@ def test_flux_matches_numeric_integration():
             exact = float(Fraction(k.split("/")[0] or "1") / int(k.split("/")[1] if "/" in k else 1)) * np.pi
         assert abs(numeric - exact) < 1e-3 * max(1, abs(exact)), (s.answer, numeric)
         assert surface_integral.poly_code(terms).replace("**2", "²").replace(" * ", "") in s.caption
+
+
+def test_helix_axis_and_its_circle():
+    for axis, (order, plane) in spatial_curve.AXES.items():
+        p = {"curve": "helix", "c": [2, 0.3], "k": 2, "axis": axis, "elev": 20, "azim": -60, "color": "navy",
+             "projections": True, "style": 0}
+        s = FAMILIES["spatial_curve"].build(p)
+        scope = {"np": np}
+        exec(s.code.split("\n\n\n")[2], scope)
+        across = [scope[v] for i, v in enumerate("xyz") if v in plane]
+        assert np.allclose(across[0] ** 2 + across[1] ** 2, 4)  # the projection across the axis is the circle
+        assert f"onto the {plane}-plane" in s.question and s.answer.startswith("a circle of radius 2")
 
 
 def test_spatial_curve_caption_matches_program():
