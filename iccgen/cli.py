@@ -29,7 +29,7 @@ RUN_EPILOG = """\
 A job is resumable: run the same command again after a crash or Ctrl-C; committed shards are
 skipped, a changed config is refused. Flags override the TOML file's values. Config keys:
   out, pipelines, n, seed, shard_size, max_attempts, workers, address, max_in_flight,
-  [solid] mix difficulty, [diversity] mutator k mutations from n,
+  [solid] mix difficulty, [diversity] mutator k mutations max_repairs prompt_version from n,
   [reproduce] seeds image_column max_repairs min_ssim max_phash_distance prompt_version n,
   [model] base_url(s) model api_key_env temperature top_p max_tokens timeout_s max_retries
           backoff_s max_backoff_s concurrency, [dedup] enabled threshold shards,
@@ -54,6 +54,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="unit workers (Ray actors); default one per core")
     p.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else local Ray)")
     p.add_argument("--from", dest="source", help="diversity: parent job output or folder of .py files")
+    p.add_argument("--mutator", choices=["ast", "model"], help="diversity: AST rewrites (default) or a model")
     p.add_argument("--seeds", help="reproduce: folder of seed images or a Parquet table")
     p.add_argument("--endpoint", action="append", help="model: OpenAI-compatible base URL (repeatable)")
     p.add_argument("--model", help="model: served model name")
@@ -62,7 +63,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict:
     sections: dict = {
-        "diversity": {"from": args.source} if args.source else None,
+        "diversity": {k: v for k, v in (("from", args.source), ("mutator", args.mutator)) if v} or None,
         "reproduce": {"seeds": args.seeds} if args.seeds else None,
         "model": {k: v for k, v in (("base_urls", args.endpoint), ("model", args.model)) if v} or None,
     }

@@ -73,6 +73,8 @@ class DiversityConfig(_Section):
         "default: the earlier pipelines of this job",
     )
     n: int | None = Field(None, ge=1, description="triplets to keep; default: the job's n")
+    max_repairs: int = Field(3, ge=0, le=20, description="mutator = 'model': repair rounds")
+    prompt_version: str = Field("v1", description="mutator = 'model': pipelines/prompts/diversity/<v>")
 
 
 class ReproduceConfig(_Section):
@@ -131,6 +133,22 @@ class SandboxConfig(_Section):
     memory_mb: int = Field(2048, ge=256)
 
 
+class QcConfig(_Section):
+    """Quality control every kept row passes (grounding needs no model)."""
+
+    min_grounding: float = Field(
+        1.0, ge=0, le=1,
+        description="least share of a caption's checkable claims (numbers, quoted strings, labels, "
+        "colours) that facts from the code, its trace and θ must back; rows below are rejected as "
+        "'ungrounded'",
+    )
+    judges: list[Literal["code", "image", "consistency"]] = Field(
+        default_factory=list,
+        description="model judges (paper Supp. A) asked about every candidate through [model]; a "
+        "Disqualified, Fail or Fundamental Mismatch verdict rejects it as 'judge:<name>'",
+    )
+
+
 class JobConfig(_Section):
     """One job: which pipelines, how many triplets, where they go."""
 
@@ -149,6 +167,7 @@ class JobConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    qc: QcConfig = Field(default_factory=QcConfig)
 
     @field_validator("pipelines")
     @classmethod

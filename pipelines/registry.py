@@ -9,7 +9,7 @@ from iccgen.unit import Pipeline
 
 _PIPELINES = {
     "solid": "pipelines.solid.pipeline:SolidPipeline",
-    "diversity": "pipelines.diversity.pipeline:DiversityPipeline",
+    "diversity": "pipelines.diversity.pipeline:diversity_pipeline",
     "reproduce": "pipelines.reproduce.pipeline:ReproducePipeline",
 }
 

@@ -1,45 +1,59 @@
 """Image Diversity: K new programs from each kept one (paper §3.1, Eq. 3).
 
-The CPU default is the model-free AST mutator: each variation rewrites constants, data, styles
-and layout of its parent, runs in the sandbox, and gets a caption built from its own trace.
+Two mutators share the planning over parent programs:
+- `ast` (the CPU default): each variation rewrites constants, data, styles and layout of its
+  parent, runs in the sandbox, and gets a caption built from its own trace;
+- `model`: a model states the parent's scientific principle, then writes each variation as a new
+  program on that principle (repaired on failure), captioned from its own trace likewise.
 """
 
 from __future__ import annotations
 
-from iccgen.errors import ConfigError
+import asyncio
+from typing import Any
+
+from iccgen.config import JobConfig
+from iccgen.errors import ConfigError, ModelRequestError
 from iccgen.store import ShardStore
 from iccgen.unit import Outcome, Pipeline, Rejected, UnitContext, UnitSpec
+from pipelines import prompts
 from pipelines.captions import describe
 from pipelines.diversity.mutator import MutationError, mutate
 from pipelines.diversity.parents import Parent, check_source, load_parents
 from pipelines.facts import facts_from_trace
+from pipelines.model_steps import NoCode, ask, code_of, run_with_repair
 from pipelines.steps import execute, realise
 
 
 class DiversityPipeline(Pipeline):
     name = "diversity"
+    #: the model mutator asks for a parent's principle once per unit, so it keeps siblings together
+    siblings_together = False
 
-    def __init__(self, job):
+    def __init__(self, job: JobConfig):
         super().__init__(job)
-        if job.diversity.mutator == "model":
-            raise ConfigError(
-                "diversity.mutator = 'model' is not available yet; use mutator = 'ast' (the default)"
-            )
         check_source(job.diversity.source, job.pipelines)
 
     def plan(self, store: ShardStore) -> list[UnitSpec]:
-        """Item g takes parent g mod P as variation g div P: siblings land in different units."""
+        """Item g is variation g div P of parent g mod P (or g mod K of parent g div K when
+        siblings stay together), so a plan never depends on timing."""
         parents = load_parents(self.job.diversity.source, self.job.pipelines, store)
         if not parents:
             raise ConfigError("diversity: the parent pipelines kept no rows, so there is nothing to vary")
-        n = min(self.job.n_for(self.name), self.job.diversity.k * len(parents))
+        k = self.job.diversity.k
+        n = min(self.job.n_for(self.name), k * len(parents))
         size = self.job.shard_size
         specs = []
         for u in range((n + size - 1) // size):
             items = range(u * size, min(n, (u + 1) * size))
-            inputs = tuple((parents[g % len(parents)], g // len(parents)) for g in items)
+            inputs = tuple(self._pick(parents, g, k) for g in items)
             specs.append(UnitSpec(self.name, u, len(inputs), self.job.seed, inputs))
         return specs
+
+    def _pick(self, parents: list[Parent], g: int, k: int) -> tuple[Parent, int]:
+        if self.siblings_together:
+            return parents[g // k], g % k
+        return parents[g % len(parents)], g // len(parents)
 
     def reference_hashes(self, store: ShardStore) -> list[tuple[str, int]]:
         """Parents from another job: their images must not come back as "new" variations."""
@@ -48,27 +62,80 @@ class DiversityPipeline(Pipeline):
         parents = load_parents(self.job.diversity.source, self.job.pipelines, store)
         return [(f"parent:{p.id}", p.phash) for p in parents if p.phash is not None]
 
+    async def finish(self, ctx: UnitContext, item: int, attempt: int, parent: Parent,
+                     variation: int, code: str, result: Any, **fields: Any) -> Outcome:
+        """Caption the variation from its own trace, then the shared checks."""
+        if not result.ok:
+            return Rejected(f"exec:{result.status.value}", result.error)
+        caption = describe(facts_from_trace(result.trace or {}), ctx.rng(item, attempt))
+        return await realise(
+            ctx, item=item, attempt=attempt, variant=variation, code=code, caption=caption,
+            result=result, parent_id=parent.id, source_id=parent.source_id or parent.id, **fields,
+        )
+
+
+class AstDiversity(DiversityPipeline):
     async def attempt(self, ctx: UnitContext, item: int, attempt: int) -> Outcome:
-        parent: Parent
         parent, variation = ctx.spec.inputs[item]
         try:
             mutated = mutate(parent.code, ctx.rng(item, attempt), ctx.job.diversity.mutations)
         except MutationError as e:
             return Rejected("mutation_failed", str(e))
         result = await execute(ctx, mutated.code)
-        if not result.ok:
-            return Rejected(f"exec:{result.status.value}", result.error)
-        caption = describe(facts_from_trace(result.trace or {}), ctx.rng(item, attempt))
-        return await realise(
-            ctx,
-            item=item,
-            attempt=attempt,
-            variant=variation,
-            code=mutated.code,
-            caption=caption,
-            result=result,
-            parent_id=parent.id,
-            source_id=parent.source_id or parent.id,
-            template="ast",
-            meta={"mutations": mutated.mutations, "variation": variation},
+        return await self.finish(ctx, item, attempt, parent, variation, mutated.code, result,
+                                 template="ast",
+                                 meta={"mutations": mutated.mutations, "variation": variation})
+
+
+class ModelDiversity(DiversityPipeline):
+    needs_model = True
+    concurrency = 32
+    journal_every_s = 0.0
+    siblings_together = True
+
+    def __init__(self, job: JobConfig):
+        super().__init__(job)
+        if not job.model.base_urls:
+            raise ConfigError(
+                "diversity.mutator = 'model' needs a model endpoint: pass --endpoint URL "
+                "(start one with `iccgen serve`) or set base_url under [model]"
+            )
+        self.prompts = prompts.load(
+            "diversity", job.diversity.prompt_version, ("principle", "variation", "repair")
         )
+        self._principles: dict[str, asyncio.Task[str]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Principles are asked for within a unit, in the worker; tasks do not travel.
+        return {**self.__dict__, "_principles": {}}
+
+    async def principle(self, ctx: UnitContext, parent: Parent) -> str:
+        """One request per parent and unit, shared by its sibling variations."""
+        if parent.id not in self._principles:
+            text = self.prompts.render("principle", code=parent.code.rstrip("\n"))
+            self._principles[parent.id] = asyncio.ensure_future(ask(ctx, text))
+        return (await self._principles[parent.id]).text.strip()
+
+    async def attempt(self, ctx: UnitContext, item: int, attempt: int) -> Outcome:
+        parent, variation = ctx.spec.inputs[item]
+        try:
+            principle = await self.principle(ctx, parent)
+            asked = self.prompts.render("variation", principle=principle, code=parent.code.rstrip("\n"),
+                                        index=str(variation + 1), count=str(ctx.job.diversity.k))
+            code = code_of(await ask(ctx, asked))
+            code, result, repairs = await run_with_repair(
+                ctx, code, self.prompts, ctx.job.diversity.max_repairs
+            )
+        except NoCode as e:
+            return Rejected("no_code", str(e))
+        except ModelRequestError as e:
+            return Rejected("model:refused", str(e))
+        return await self.finish(
+            ctx, item, attempt, parent, variation, code, result, template="model",
+            model=ctx.job.model.model, prompt_version=self.prompts.version,
+            meta={"principle": principle, "variation": variation, "repairs": repairs},
+        )
+
+
+def diversity_pipeline(job: JobConfig) -> DiversityPipeline:
+    return ModelDiversity(job) if job.diversity.mutator == "model" else AstDiversity(job)

@@ -12,18 +12,13 @@ from typing import Any
 
 from iccgen.config import JobConfig
 from iccgen.errors import ConfigError, ModelRequestError
-from iccgen.model import ModelClient, Reply, user_message
 from iccgen.store import ShardStore
 from iccgen.unit import Outcome, Pipeline, Rejected, UnitContext, UnitSpec
 from pipelines import similarity
-from pipelines.codeblock import extract_code
-from pipelines.reproduce import prompts
+from pipelines import prompts
+from pipelines.model_steps import NoCode, ask, code_of, run_with_repair
 from pipelines.reproduce.seeds import Seed, SeedRef, check_exists, list_seeds, load_seed
-from pipelines.steps import execute, realise
-
-
-class _NoCode(Exception):
-    """The answer holds no fenced python block (or was cut off before closing it)."""
+from pipelines.steps import realise
 
 
 class ReproducePipeline(Pipeline):
@@ -44,7 +39,7 @@ class ReproducePipeline(Pipeline):
                 "`iccgen serve`) or set base_url under [model]"
             )
         check_exists(cfg.seeds)
-        self.prompts = prompts.load(cfg.prompt_version)
+        self.prompts = prompts.load("reproduce", cfg.prompt_version, ("caption", "code", "repair"))
 
     def plan(self, store: ShardStore) -> list[UnitSpec]:
         refs = list_seeds(self.job.reproduce.seeds or "", self.job.reproduce.image_column)
@@ -65,23 +60,19 @@ class ReproducePipeline(Pipeline):
             return seed
         try:
             return await self._reproduce(ctx, seed, item, attempt)
-        except _NoCode as e:
+        except NoCode as e:
             return Rejected("no_code", str(e))
         except ModelRequestError as e:
             return Rejected("model:refused", str(e))
 
     async def _reproduce(self, ctx: UnitContext, seed: Seed, item: int, attempt: int) -> Outcome:
-        caption = (await _ask(ctx, self.prompts.caption(), seed.png)).text.strip()
+        caption = (await ask(ctx, self.prompts.render("caption"), seed.png)).text.strip()
         if not caption:
             return Rejected("no_caption")
-        code = _code(await _ask(ctx, self.prompts.code(caption), seed.png))
-        result = await execute(ctx, code)
-        repairs = 0
-        while not result.ok and repairs < ctx.job.reproduce.max_repairs:
-            repairs += 1
-            error = "\n".join(filter(None, (result.error, result.traceback_tail)))
-            code = _code(await _ask(ctx, self.prompts.repair(code, error)))
-            result = await execute(ctx, code)
+        code = code_of(await ask(ctx, self.prompts.render("code", caption=caption), seed.png))
+        code, result, repairs = await run_with_repair(
+            ctx, code, self.prompts, ctx.job.reproduce.max_repairs
+        )
         meta: dict[str, Any] = {"repairs": repairs, "seed_uri": seed.ref.uri,
                                 "seed_size": [seed.width, seed.height]}
         qc: dict[str, Any] = {}
@@ -97,21 +88,3 @@ class ReproducePipeline(Pipeline):
             source_id=seed.ref.source_id, model=ctx.job.model.model,
             prompt_version=self.prompts.version, qc=qc, meta=meta,
         )
-
-
-async def _ask(ctx: UnitContext, text: str, image: bytes | None = None) -> Reply:
-    """One model call; its tokens, requests and time are charged to the unit."""
-    model: ModelClient = ctx.model
-    t0 = time.perf_counter()
-    reply = await model.chat([user_message(text, (image,) if image else ())])
-    ctx.stats.timings["model_s"] += time.perf_counter() - t0
-    ctx.stats.usage.update(reply.usage)
-    return reply
-
-
-def _code(reply: Reply) -> str:
-    code = extract_code(reply.text)
-    if code is None:
-        cut = " (the answer hit max_tokens)" if reply.finish_reason == "length" else ""
-        raise _NoCode(f"no fenced python block in the answer{cut}: {reply.text[:200]!r}")
-    return code

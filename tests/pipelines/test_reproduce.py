@@ -165,7 +165,9 @@ def test_reproduce_end_to_end_with_transient_faults(ray_session, programs, rende
     assert rejects == {"no_code": 1, "exec:runtime_error": 1, "dissimilar": 1,
                        "seed:corrupt": 1, "seed:empty": 1, "seed:too_small": 1}
     assert all(s["reason"] for st in stats for s in st["reject_samples"])
-    assert sum(s["usage"].get("retries", 0) for s in stats) >= 7
+    # Each fault costs one retry of ours, except that httpx may itself resend a request whose
+    # reused keep-alive connection was dropped.
+    assert sum(s["usage"].get("retries", 0) for s in stats) >= 6
     assert server.requests == sum(s["usage"].get("requests", 0) for s in stats)
 
 

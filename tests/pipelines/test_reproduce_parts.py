@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from iccgen.errors import ConfigError, InputError
 from iccgen.unit import Rejected
 from pipelines.codeblock import extract_code
-from pipelines.reproduce import prompts
+from pipelines import prompts
 from pipelines.reproduce.seeds import MODEL_MAX_SIDE, decode_seed, list_seeds, load_seed
 from pipelines.similarity import similarity
 
@@ -147,15 +147,15 @@ def test_extract_code(answer, code):
 # -- prompts -------------------------------------------------------------------------------------
 
 def test_prompts_are_versioned_and_filled():
-    p = prompts.load("v1")
+    p = prompts.load("reproduce", "v1", ("caption", "code", "repair"))
     assert p.version == "reproduce/v1"
-    assert "Do not write code" in p.caption()
-    code_prompt = p.code("A plot of {x} costing $5")
+    assert "Do not write code" in p.render("caption")
+    code_prompt = p.render("code", caption="A plot of {x} costing $5")
     assert "A plot of {x} costing $5" in code_prompt and "```python" in code_prompt
-    repair = p.repair("d = {'a': 1}\n", "KeyError: 'b'")
+    repair = p.render("repair", code="d = {'a': 1}", error="KeyError: 'b'")
     assert "d = {'a': 1}\n```" in repair and "KeyError: 'b'" in repair
 
 
 def test_unknown_prompt_version_is_a_config_error():
     with pytest.raises(ConfigError, match="available: \\['v1'\\]"):
-        prompts.load("v9")
+        prompts.load("reproduce", "v9", ("caption",))
