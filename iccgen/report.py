@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import json
+from dataclasses import dataclass
+
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
@@ -49,14 +52,74 @@ def print_status(out: str, console: Console) -> None:
             ", ".join(f"{k} {v}" for k, v in rejects.most_common()) or "-",
         )
     console.print(table)
+    print_quality(store, job.get("pipelines", store.pipelines()), console)
     temps = store.temporaries()
     if temps:
         console.print(f"{len(temps)} temporary file(s) from an interrupted run (swept on resume)")
     cfg = job.get("config", {})
     console.print(
         f"config: pipelines={job.get('pipelines')} n={cfg.get('n')} seed={cfg.get('seed')} "
-        f"shard_size={cfg.get('shard_size')} dedup≤{cfg.get('dedup', {}).get('threshold')}"
+        f"shard_size={cfg.get('shard_size')} dedup≤{cfg.get('dedup', {}).get('threshold')} "
+        f"min_grounding={cfg.get('qc', {}).get('min_grounding', '-')}"
     )
+
+
+# Reject reasons grouped by the check that gave them ("exec:timeout" -> "exec").
+CHECKS = {"blank_image": "image", "too_small": "image", "bad_aspect": "image",
+          "text_outside": "texts", "text_overlap": "texts", "not_reproducible": "reproducible",
+          "near_duplicate": "dedup", "ungrounded": "grounding"}
+
+
+def check_of(reason: str) -> str:
+    return CHECKS.get(reason, reason.split(":", 1)[0])
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Caption grounding over a pipeline's kept rows (from the `qc` column alone)."""
+
+    rows: int
+    graded: int  # rows with a grounding record (older shards have none)
+    with_ungrounded: int
+    mean_score: float | None
+
+    @property
+    def ungrounded_rate(self) -> float | None:
+        return self.with_ungrounded / self.graded if self.graded else None
+
+
+def quality(store: ShardStore, pipeline: str) -> Quality:
+    table = store.read(pipeline, columns=["qc"])
+    cells = table.column("qc").to_pylist() if table is not None else []
+    grades = [g for g in (json.loads(c or "{}").get("grounding") for c in cells) if g]
+    scores = [g["score"] for g in grades]
+    return Quality(len(cells), len(grades), sum(bool(g["ungrounded"]) for g in grades),
+                   float(np.mean(scores)) if scores else None)
+
+
+def print_quality(store: ShardStore, pipelines: list[str], console: Console) -> None:
+    table = Table(title="quality: caption grounding over kept rows, rejects per check")
+    for col in ("pipeline", "rows graded", "rows with an ungrounded claim", "mean grounding score",
+                "rejects per check"):
+        table.add_column(col)
+    graded = with_ungrounded = 0
+    score_sum = 0.0
+    for pipeline in pipelines:
+        q = quality(store, pipeline)
+        graded, with_ungrounded = graded + q.graded, with_ungrounded + q.with_ungrounded
+        score_sum += (q.mean_score or 0.0) * q.graded
+        rejects: Counter[str] = Counter()
+        for _, s in store.iter_stats(pipeline):
+            for reason, n in s.get("rejects", {}).items():
+                rejects[check_of(reason)] += n
+        rate = "-" if q.ungrounded_rate is None else f"{q.with_ungrounded} ({q.ungrounded_rate:.1%})"
+        table.add_row(pipeline, f"{q.graded}/{q.rows}", rate,
+                      "-" if q.mean_score is None else f"{q.mean_score:.3f}",
+                      ", ".join(f"{k} {v}" for k, v in rejects.most_common()) or "-")
+    console.print(table)
+    if graded:
+        console.print(f"dataset: {with_ungrounded} of {graded} graded rows have an ungrounded claim "
+                      f"({with_ungrounded / graded:.2%}); mean grounding score {score_sum / graded:.3f}")
 
 
 def _in_progress(store: ShardStore, pipeline: str) -> str:

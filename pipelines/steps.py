@@ -12,9 +12,12 @@ from typing import Any
 import numpy as np
 
 from iccgen.hashing import phash_png
+from iccgen.model import ModelClient
 from iccgen.schema import Triplet, triplet_id
 from iccgen.unit import Kept, Outcome, Rejected, UnitContext
+from pipelines import grounding, judges
 from pipelines.checks import check_image, check_texts
+from pipelines.facts import facts_from_trace
 
 
 async def execute(ctx: UnitContext, code: str, trace: bool = True) -> Any:
@@ -31,6 +34,19 @@ async def admit(ctx: UnitContext, tid: str, phash: int) -> bool:
         return True
     decisions = await ctx.dedup.admit.remote([tid], np.array([phash], dtype=np.uint64))
     return bool(decisions[0])
+
+
+async def judge(ctx: UnitContext, code: str, png: bytes) -> list[judges.Verdict]:
+    """The configured model judges; pipelines that need no model otherwise get a client here."""
+    names = ctx.job.qc.judges
+    if not names:
+        return []
+    if ctx.model is None:
+        ctx.model = ModelClient(ctx.job.model)
+    t0 = time.perf_counter()
+    verdicts = await judges.judge_all(ctx.model, list(names), code, png)
+    ctx.stats.timings["judge_s"] += time.perf_counter() - t0
+    return verdicts
 
 
 async def realise(
@@ -54,12 +70,24 @@ async def realise(
     reason = check_image(result.png) or check_texts(result.trace or {}, result.width, result.height)
     if reason:
         return Rejected(reason)
+    grounded = grounding.check(caption, facts_from_trace(result.trace or {}), code, fields.get("params"))
+    if grounded.score < ctx.job.qc.min_grounding:
+        return Rejected("ungrounded", "; ".join(grounded.ungrounded))
     phash = phash_png(result.png)
     # The stored program must re-render to the stored image: unseeded randomness or
     # time-dependent output would make the pair a lie for anyone who runs it again.
     again = await execute(ctx, code, trace=False)
     if not again.ok or phash_png(again.png) != phash:
         return Rejected("not_reproducible", again.error)
+    verdicts = await judge(ctx, code, result.png)
+    failed = [v for v in verdicts if v.outcome == "fail"]
+    if failed:
+        return Rejected(f"judge:{failed[0].judge}", failed[0].rationale)
+    quality = {**qc, "checks": {"image": "pass", "texts": "pass", "reproducible": True},
+               "grounding": grounded.to_dict()}
+    if verdicts:
+        quality["judges"] = {v.judge: v.to_dict() for v in verdicts}
+        quality["judge_prompts"] = judges.PROMPT_VERSION
     tid = triplet_id(ctx.spec.pipeline, ctx.spec.unit, item, variant)
     # Admission comes last: a hash admitted for a candidate that is then dropped would block
     # its look-alikes for the rest of the job.
@@ -80,7 +108,7 @@ async def realise(
             variant=variant,
             attempt=attempt,
             trace=(result.trace or {}).get("summary"),
-            qc={**qc, "checks": {"image": "pass", "texts": "pass", "reproducible": True}},
+            qc=quality,
             **fields,
         )
     )

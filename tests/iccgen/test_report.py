@@ -1,0 +1,51 @@
+"""`iccgen status`: the dataset's ungrounded-claim rate and the rejects per check."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from iccgen.report import check_of, print_status, quality
+from iccgen.schema import Triplet, to_table
+from iccgen.store import ShardStore
+
+
+def _row(i: int, grounding: dict | None) -> Triplet:
+    qc = {"checks": {"image": "pass"}} | ({"grounding": grounding} if grounding else {})
+    return Triplet(id=f"solid-{i}", pipeline="solid", png=b"", caption="c", code="x = 1", phash=i,
+                   width=1, height=1, unit=0, item=i, qc=qc)
+
+
+def _job(tmp_path) -> ShardStore:
+    store = ShardStore(str(tmp_path))
+    store.write_job({"fingerprint": "f", "pipelines": ["solid"], "planned": {"solid": 2},
+                     "config": {"n": 4, "qc": {"min_grounding": 1.0}}})
+    good = {"score": 1.0, "claims": 4, "ungrounded": []}
+    bad = {"score": 0.5, "claims": 2, "ungrounded": ["7 (line)"]}
+    store.commit("solid", 0, to_table([_row(0, good), _row(1, bad)]),
+                 {"kept": 2, "attempts": 5, "rejects": {"ungrounded": 2, "exec:timeout": 1}})
+    store.commit("solid", 1, to_table([_row(2, good), _row(3, None)]),
+                 {"kept": 2, "attempts": 3, "rejects": {"near_duplicate": 1, "text_overlap": 1}})
+    return store
+
+
+def test_quality_reads_the_grounding_of_kept_rows(tmp_path):
+    q = quality(_job(tmp_path), "solid")
+    assert (q.rows, q.graded, q.with_ungrounded) == (4, 3, 1)
+    assert abs(q.ungrounded_rate - 1 / 3) < 1e-9 and abs(q.mean_score - 2.5 / 3) < 1e-9
+
+
+def test_status_prints_the_rate_and_rejects_per_check(tmp_path):
+    _job(tmp_path)
+    out = io.StringIO()
+    print_status(str(tmp_path), Console(file=out, width=200))
+    text = out.getvalue()
+    assert "1 (33.3%)" in text and "0.833" in text
+    assert "grounding 2" in text and "exec 1" in text and "dedup 1" in text and "texts 1" in text
+    assert "1 of 3 graded rows have an ungrounded claim (33.33%)" in text
+
+
+def test_reasons_map_to_their_check():
+    assert [check_of(r) for r in ("exec:timeout", "blank_image", "ungrounded", "dissimilar")] == [
+        "exec", "image", "grounding", "dissimilar"]

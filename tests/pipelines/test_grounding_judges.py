@@ -1,0 +1,81 @@
+"""Model judges (Q_C, Q_I, Q_IC) against the scripted server, malformed verdicts included."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from iccgen.config import JobConfig, ModelConfig
+from iccgen.model import ModelClient
+from iccgen.unit import Kept, Rejected, UnitContext, UnitSpec, UnitStats
+from pipelines.judges import JUDGES, judge_all, parse, prompt
+from pipelines.steps import realise
+from sandbox import Sandbox
+from model_server import ModelServer, Request, malformed, reply, server_error
+
+PROGRAM = "import matplotlib.pyplot as plt\nplt.plot([0, 1, 2], [0, 1, 4], color='red')\n"
+
+
+@pytest.mark.parametrize("judge, text, outcome, label, score", [
+    ("code", "High-value abstraction.\nVERDICT: Qualified\nSCORE: 4", "pass", "qualified", 4),
+    ("code", "**Verdict:** Disqualified\n**Score:** 1", "fail", "disqualified", 1),
+    ("code", "It is clearly disqualified: magic offsets.", "fail", "disqualified", None),
+    ("image", "No class-A errors.\nVERDICT: Pass", "pass", "pass", None),
+    ("image", "A-3 axes without data. verdict - FAIL", "fail", "fail", None),
+    ("consistency", "VERDICT: Fundamental Mismatch\nthe path order differs", "fail", "fundamental mismatch", None),
+    ("consistency", "Sufficient match overall.", "pass", "sufficient match", None),
+    # malformed: no verdict, both verdicts, garbage, an empty answer
+    ("code", "I cannot judge this.", "unparsed", None, None),
+    ("image", "It could pass or fail.", "unparsed", None, None),
+    ("consistency", "{\"verdict\": 42}", "unparsed", None, None),
+    ("code", "", "unparsed", None, None),
+])
+def test_verdicts_are_parsed_robustly(judge, text, outcome, label, score):
+    v = parse(JUDGES[judge], text)
+    assert (v.outcome, v.label, v.score) == (outcome, label, score)
+
+
+def test_prompts_hold_the_code_only_where_the_judge_reads_it():
+    assert "plt.plot" in prompt(JUDGES["code"], PROGRAM) and "plt.plot" in prompt(JUDGES["consistency"], PROGRAM)
+    assert "plt.plot" not in prompt(JUDGES["image"], PROGRAM)
+
+
+def _script(request: Request):
+    if "teach a model" in request.text:
+        return reply("VERDICT: Disqualified\nSCORE: 2")
+    if "fatal rendering errors" in request.text:
+        return reply("VERDICT: Pass" if request.images else "no image was sent")
+    return reply("garbage \x00 without any verdict")
+
+
+def _model(url: str) -> ModelClient:
+    return ModelClient(ModelConfig(base_url=url, timeout_s=2, max_retries=2, backoff_s=0.01, max_backoff_s=0.02))
+
+
+def test_judges_ask_the_endpoint_and_survive_faults():
+    with ModelServer(_script) as server:
+        server.faults.extend([server_error(503), malformed()])
+        verdicts = asyncio.run(judge_all(_model(server.url), ["code", "image", "consistency"], PROGRAM, b"png"))
+    assert [(v.judge, v.outcome) for v in verdicts] == [("code", "fail"), ("image", "pass"),
+                                                        ("consistency", "unparsed")]
+    assert verdicts[0].score == 2
+
+
+def test_an_unreachable_endpoint_is_unparsed_not_a_crash():
+    verdicts = asyncio.run(judge_all(_model("http://127.0.0.1:9/v1"), ["image"], PROGRAM, b"png"))
+    assert verdicts[0].outcome == "unparsed" and "no answer" in verdicts[0].rationale
+
+
+@pytest.mark.parametrize("names, kept", [(["image", "consistency"], True), (["code"], False)])
+def test_configured_judges_gate_in_realise(names, kept):
+    with ModelServer(_script) as server, Sandbox(workers=1) as sb:
+        job = JobConfig(qc={"judges": names, "min_grounding": 0.0}, model={"base_url": server.url})
+        ctx = UnitContext(UnitSpec("solid", 0, 1, 0), job, sb, None, UnitStats())
+        outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption="A red curve."))
+    if kept:
+        assert isinstance(outcome, Kept)
+        stored = outcome.triplet.qc["judges"]
+        assert stored["image"]["outcome"] == "pass" and stored["consistency"]["outcome"] == "unparsed"
+    else:
+        assert isinstance(outcome, Rejected) and outcome.reason == "judge:code"
