@@ -177,7 +177,9 @@ class Tracer:
         offsets = offsets if offsets.ndim == 2 and len(offsets) > 1 else np.empty((0, 2))
         item = {**self.common(c), "kind": type(c).__name__,
                 "count": int(len(offsets) or len(c.get_paths())),
-                "offsets": _sample(offsets), "sizes": _nums(np.asarray(c.get_sizes())[:MAX_POINTS]),
+                # Line collections (3D quiver, segments) have no marker sizes.
+                "offsets": _sample(offsets),
+                "sizes": _nums(np.asarray(getattr(c, "get_sizes", list)())[:MAX_POINTS]),
                 "facecolors": _colors(c.get_facecolor()), "edgecolors": _colors(c.get_edgecolor())}
         if c.get_array() is not None:
             item["cmap"] = c.get_cmap().name
