@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from itertools import combinations
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -17,6 +18,7 @@ from iccgen.runner import run_job
 from iccgen.store import ShardStore
 from sandbox import Sandbox
 
+DEMO = Path(__file__).parents[2] / "examples" / "demo.toml"
 MIX = {"cube_net": 1, "three_view": 1, "cube_stack": 1, "polyhedron": 1}
 
 
@@ -33,10 +35,10 @@ def ids(out) -> list[str]:
 
 @pytest.fixture(scope="module")
 def small_job(ray_session, tmp_path_factory):
+    """The demo job (`make demo`), shrunk."""
     out = tmp_path_factory.mktemp("job") / "out"
-    job = load_config(out=str(out), n=6, shard_size=3, seed=1, workers=1,
-                      pipelines=["solid", "diversity"], diversity={"n": 4, "k": 2},
-                      solid={"mix": MIX})
+    job = load_config(DEMO, out=str(out), n=6, shard_size=3, seed=1, workers=1,
+                      diversity={"n": 4, "k": 2}, solid={"mix": MIX})
     results = run_job(job)
     return job, out, results
 
