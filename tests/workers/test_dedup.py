@@ -79,7 +79,17 @@ def test_add_rebuilds_without_checks_and_then_blocks():
                     if (np.bitwise_count(hashes ^ h) <= 4).sum() == 1)
     assert index.admit(["new"], hashes[isolated : isolated + 1]) == [False]
     assert index.admit([f"k{isolated}"], hashes[isolated : isolated + 1]) == [True]
+    assert index.nearest(int(hashes[isolated])) == (f"k{isolated}", 0)  # from a compressed chunk
     assert index.nbytes() / len(index) < 64
+
+
+def test_ids_with_the_same_crc32_are_still_told_apart():
+    index = HammingIndex(4)
+    h = np.array([0xDEAD_BEEF_0BAD_F00D], dtype=np.uint64)
+    assert index.admit(["plumless"], h) == [True]
+    assert index.admit(["buckeroo"], h ^ np.uint64(1)) == [False]  # crc32 collides with plumless
+    assert index.admit(["plumless"], h) == [True]
+    assert len(index) == 1
 
 
 def test_threshold_is_validated():
@@ -87,6 +97,8 @@ def test_threshold_is_validated():
         HammingIndex(64)
     with pytest.raises(ValueError):
         HammingIndex(4).admit(["a"], np.array([1, 2], dtype=np.uint64))
+    with pytest.raises(ValueError):
+        HammingIndex(4).admit(["a\0b"], np.array([1], dtype=np.uint64))
 
 
 @pytest.mark.parametrize("shards", [1, 2])
