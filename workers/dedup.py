@@ -357,11 +357,7 @@ class HammingIndex:
 
     def admit(self, ids: list[str], hashes: np.ndarray) -> list[bool]:
         """Check-and-insert; decisions equal admitting the hashes one by one, in order."""
-        hashes = _as_hashes(ids, hashes)
-        out: list[bool] = []
-        for a in range(0, len(ids), _CHUNK):
-            out.extend(self._admit_chunk(list(ids[a : a + _CHUNK]), hashes[a : a + _CHUNK]))
-        return out
+        return _in_chunks(self._admit_chunk, ids, _as_hashes(ids, hashes))
 
     def check(self, ids: list[str], hashes: np.ndarray) -> np.ndarray:
         """Per hash: is an entry of another id within the threshold? Inserts nothing."""
@@ -471,6 +467,14 @@ def _as_hashes(ids: list[str], hashes: np.ndarray) -> np.ndarray:
     return hashes
 
 
+def _in_chunks(admit_chunk, ids: list[str], hashes: np.ndarray) -> list[bool]:
+    """Admit chunk by chunk: the in-batch conflict search grows with the square of a batch."""
+    out: list[bool] = []
+    for a in range(0, len(ids), _CHUNK):
+        out.extend(admit_chunk(list(ids[a : a + _CHUNK]), hashes[a : a + _CHUNK]))
+    return out
+
+
 def shard_of(id_: str, shards: int) -> int:
     """Stable shard for an id (crc32, not Python's salted hash: every process must agree)."""
     return zlib.crc32(id_.encode()) % shards
@@ -507,11 +511,7 @@ class ShardRouter:
         self.shards = [DedupIndex.remote(threshold) for _ in range(shards)]
 
     def admit(self, ids: list[str], hashes: np.ndarray) -> list[bool]:
-        hashes = _as_hashes(ids, hashes)
-        out: list[bool] = []
-        for a in range(0, len(ids), _CHUNK):
-            out.extend(self._admit_chunk(list(ids[a : a + _CHUNK]), hashes[a : a + _CHUNK]))
-        return out
+        return _in_chunks(self._admit_chunk, ids, _as_hashes(ids, hashes))
 
     def add(self, ids: list[str], hashes: np.ndarray) -> None:
         hashes = _as_hashes(ids, hashes)
