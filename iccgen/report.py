@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from pathlib import Path
-
 import json
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -32,27 +31,29 @@ def open_job(out: str) -> tuple[ShardStore, dict]:
 def print_status(out: str, console: Console) -> None:
     store, job = open_job(out)
     table = Table(title=f"{out}  (job {job['fingerprint']}, created {job.get('created', '?')})")
-    for col in ("pipeline", "units done", "pending", "in progress", "rows", "attempts", "shortfall",
-                "rejects by reason"):
+    for col in ("pipeline", "units done", "pending", "in progress", "rows", "attempts", "shortfall"):
         table.add_column(col)
-    for pipeline in job.get("pipelines", store.pipelines()):
+    pipelines = job.get("pipelines", store.pipelines())
+    rejects: dict[str, Counter[str]] = {}
+    for pipeline in pipelines:
         stats = [s for _, s in store.iter_stats(pipeline)]
         planned = job.get("planned", {}).get(pipeline)
-        done = len(stats)
-        pending = "not started" if planned is None else str(planned - done)
-        rejects = sum((Counter(s.get("rejects", {})) for s in stats), Counter())
+        pending = "not started" if planned is None else str(planned - len(stats))
+        rejects[pipeline] = sum((Counter(s.get("rejects", {})) for s in stats), Counter())
         table.add_row(
             pipeline,
-            str(done),
+            str(len(stats)),
             pending,
             _in_progress(store, pipeline),
             str(sum(s.get("kept", 0) for s in stats)),
             str(sum(s.get("attempts", 0) for s in stats)),
             str(sum(s.get("shortfall", 0) for s in stats)),
-            ", ".join(f"{k} {v}" for k, v in rejects.most_common()) or "-",
         )
     console.print(table)
-    print_quality(store, job.get("pipelines", store.pipelines()), console)
+    for pipeline, counts in rejects.items():
+        listed = ", ".join(f"{k} {v}" for k, v in counts.most_common()) or "none"
+        console.print(f"rejects by reason, {pipeline}: {listed}", highlight=False)
+    print_quality(store, pipelines, console)
     temps = store.temporaries()
     if temps:
         console.print(f"{len(temps)} temporary file(s) from an interrupted run (swept on resume)")
