@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -79,15 +80,19 @@ def parse(judge: Judge, text: str) -> Verdict:
                    text.strip()[:RATIONALE_CHARS])
 
 
-async def ask(model: ModelClient, judge: Judge, code: str, png: bytes) -> Verdict:
+async def ask(model: ModelClient, judge: Judge, code: str, png: bytes, usage: Counter[str]) -> Verdict:
+    """One judge's verdict; its tokens and requests are added to `usage` (the unit's)."""
     images = (png,) if judge.sees_image else ()
     try:
         reply = await model.chat([user_message(prompt(judge, code), images)], temperature=0.0)
     except (EndpointError, ModelRequestError) as e:
         return Verdict(judge.name, "unparsed", rationale=f"no answer: {e}"[:RATIONALE_CHARS])
+    usage.update(reply.usage)
     return parse(judge, reply.text)
 
 
-async def judge_all(model: ModelClient, names: list[str], code: str, png: bytes) -> list[Verdict]:
+async def judge_all(
+    model: ModelClient, names: list[str], code: str, png: bytes, usage: Counter[str]
+) -> list[Verdict]:
     """The named judges, asked concurrently."""
-    return list(await asyncio.gather(*(ask(model, JUDGES[n], code, png) for n in names)))
+    return list(await asyncio.gather(*(ask(model, JUDGES[n], code, png, usage) for n in names)))

@@ -44,7 +44,7 @@ async def judge(ctx: UnitContext, code: str, png: bytes) -> list[judges.Verdict]
     if ctx.model is None:
         ctx.model = ModelClient(ctx.job.model)
     t0 = time.perf_counter()
-    verdicts = await judges.judge_all(ctx.model, list(names), code, png)
+    verdicts = await judges.judge_all(ctx.model, list(names), code, png, ctx.stats.usage)
     ctx.stats.timings["judge_s"] += time.perf_counter() - t0
     return verdicts
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import pytest
 
@@ -56,14 +57,17 @@ def _model(url: str) -> ModelClient:
 def test_judges_ask_the_endpoint_and_survive_faults():
     with ModelServer(_script) as server:
         server.faults.extend([server_error(503), malformed()])
-        verdicts = asyncio.run(judge_all(_model(server.url), ["code", "image", "consistency"], PROGRAM, b"png"))
+        usage: Counter[str] = Counter()
+        names = ["code", "image", "consistency"]
+        verdicts = asyncio.run(judge_all(_model(server.url), names, PROGRAM, b"png", usage))
     assert [(v.judge, v.outcome) for v in verdicts] == [("code", "fail"), ("image", "pass"),
                                                         ("consistency", "unparsed")]
     assert verdicts[0].score == 2
+    assert usage["requests"] == server.requests  # judge calls are charged to the unit
 
 
 def test_an_unreachable_endpoint_is_unparsed_not_a_crash():
-    verdicts = asyncio.run(judge_all(_model("http://127.0.0.1:9/v1"), ["image"], PROGRAM, b"png"))
+    verdicts = asyncio.run(judge_all(_model("http://127.0.0.1:9/v1"), ["image"], PROGRAM, b"png", Counter()))
     assert verdicts[0].outcome == "unparsed" and "no answer" in verdicts[0].rationale
 
 
