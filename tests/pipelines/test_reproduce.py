@@ -138,9 +138,11 @@ def run(job: JobConfig):
 def test_reproduce_end_to_end_with_transient_faults(ray_session, programs, rendered, tmp_path):
     seeds, keys, expected = rendered
     with ModelServer(Script(programs, keys)) as server:
-        # Every kind of transient fault, served to whichever requests come first.
+        # Every kind of transient fault, served to whichever requests come first. The slow answer
+        # is far past the 1 s timeout: a worker's event loop stalled by a loaded machine may
+        # otherwise read an answer only a little late before its timer fires.
         server.faults.extend([rate_limited(0.2), server_error(500), server_error(503), malformed(),
-                              empty_choices(), slow(1.5), dropped()])
+                              empty_choices(), slow(5.0), dropped()])
         job = job_config(tmp_path / "out", seeds, model={"base_url": server.url})
         (result,) = run(job)
 
