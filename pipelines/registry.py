@@ -1,4 +1,5 @@
-"""Pipeline names to pipeline classes; imported lazily so a job loads only what it runs."""
+"""Pipeline names to what builds them (a class, or a factory choosing one from the config);
+imported lazily so a job loads only what it runs."""
 
 from __future__ import annotations
 
