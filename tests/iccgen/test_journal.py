@@ -70,13 +70,11 @@ def test_journal_of_committed_unit_is_swept(tmp_path):
 
 
 def test_killed_unit_resumes_from_its_last_finished_item(ray_session, tmp_path):
-    n = 90  # one unit, big enough that the killed run's orphaned worker cannot finish it
+    n = 90
     out = tmp_path / "killed"
     args = ["--pipeline", "solid", "--n", str(n), "--shard-size", str(n), "--seed", "9",
             "--workers", "1", "--out", str(out)]
     store = ShardStore(str(out))
-    # Ray's own processes outlive the killed driver for a moment, as they would after a crash,
-    # so the orphaned worker may journal a few more items: that is allowed.
     kill_when(args, segments_at_least(store, "solid", 2))
     before_resume = recover(store, UnitSpec("solid", 0, n, 9)).results
     journaled = len(before_resume)
