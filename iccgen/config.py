@@ -149,6 +149,23 @@ class QcConfig(_Section):
     )
 
 
+class TargetsConfig(_Section):
+    """Training targets beyond the native (image, code) pair: paper §3.2 and §3.3."""
+
+    refine_captions: bool = Field(
+        True,
+        description="model pipelines: a draft caption of the image is corrected against the "
+        "program and its execution trace (draft -> analysis -> refine) before the grounding check",
+    )
+    code_targets: bool = Field(
+        True,
+        description="store an explanatory image-to-code target (what the image shows, numbered "
+        "steps, the ground-truth program verbatim, usage notes): written by the model in model "
+        "pipelines, from the program's own structure otherwise",
+    )
+    prompt_version: str = Field("v1", description="folder under pipelines/prompts/targets")
+
+
 class JobConfig(_Section):
     """One job: which pipelines, how many triplets, where they go."""
 
@@ -168,6 +185,7 @@ class JobConfig(_Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     qc: QcConfig = Field(default_factory=QcConfig)
+    targets: TargetsConfig = Field(default_factory=TargetsConfig)
 
     @field_validator("pipelines")
     @classmethod

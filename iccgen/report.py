@@ -77,12 +77,15 @@ def check_of(reason: str) -> str:
 
 @dataclass(frozen=True)
 class Quality:
-    """Caption grounding over a pipeline's kept rows (from the `qc` column alone)."""
+    """Caption grounding and training targets over a pipeline's kept rows."""
 
     rows: int
     graded: int  # rows with a grounding record (older shards have none)
     with_ungrounded: int
     mean_score: float | None
+    code_targets: int  # rows holding an explanatory code target
+    drafted: int  # rows whose caption a model drafted and the program corrected
+    refined: int  # of those, rows that kept the refined caption (not the draft)
 
     @property
     def ungrounded_rate(self) -> float | None:
@@ -90,18 +93,22 @@ class Quality:
 
 
 def quality(store: ShardStore, pipeline: str) -> Quality:
-    table = store.read(pipeline, columns=["qc"])
-    cells = table.column("qc").to_pylist() if table is not None else []
-    grades = [g for g in (json.loads(c or "{}").get("grounding") for c in cells) if g]
+    table = store.read(pipeline, columns=["qc", "meta"])
+    qcs = [json.loads(c or "{}") for c in (table.column("qc").to_pylist() if table else [])]
+    metas = [json.loads(c or "{}") for c in (table.column("meta").to_pylist() if table else [])]
+    grades = [q["grounding"] for q in qcs if q.get("grounding")]
     scores = [g["score"] for g in grades]
-    return Quality(len(cells), len(grades), sum(bool(g["ungrounded"]) for g in grades),
-                   float(np.mean(scores)) if scores else None)
+    targets = sum("code_target" in q and "dropped" not in q["code_target"] for q in qcs)
+    drafted = [m["caption"] for m in metas if isinstance(m.get("caption"), dict)]
+    return Quality(len(qcs), len(grades), sum(bool(g["ungrounded"]) for g in grades),
+                   float(np.mean(scores)) if scores else None, targets, len(drafted),
+                   sum(d.get("chosen") == "refined" for d in drafted))
 
 
 def print_quality(store: ShardStore, pipelines: list[str], console: Console) -> None:
-    table = Table(title="quality: caption grounding over kept rows, rejects per check")
+    table = Table(title="quality: caption grounding and targets over kept rows, rejects per check")
     for col in ("pipeline", "rows graded", "rows with an ungrounded claim", "mean grounding score",
-                "rejects per check"):
+                "captions refined", "code targets", "rejects per check"):
         table.add_column(col)
     graded = with_ungrounded = 0
     score_sum = 0.0
@@ -114,8 +121,10 @@ def print_quality(store: ShardStore, pipelines: list[str], console: Console) -> 
             for reason, n in s.get("rejects", {}).items():
                 rejects[check_of(reason)] += n
         rate = "-" if q.ungrounded_rate is None else f"{q.with_ungrounded} ({q.ungrounded_rate:.1%})"
+        refined = f"{q.refined}/{q.drafted}" if q.drafted else "-"
         table.add_row(pipeline, f"{q.graded}/{q.rows}", rate,
                       "-" if q.mean_score is None else f"{q.mean_score:.3f}",
+                      refined, f"{q.code_targets}/{q.rows}",
                       ", ".join(f"{k} {v}" for k, v in rejects.most_common()) or "-")
     console.print(table)
     if graded:
@@ -151,11 +160,18 @@ def print_samples(
         head = "\n".join(row["code"].splitlines()[:CODE_HEAD_LINES])
         console.rule(f"[bold]{row['id']}[/bold]  {row.get('family') or row['pipeline']}")
         console.print(f"[bold]caption[/bold]: {escape(row['caption'])}", highlight=False)
+        drafted = json.loads(row.get("meta") or "{}").get("caption")
+        if isinstance(drafted, dict) and drafted.get("chosen") == "refined":
+            console.print(f"[bold]draft it corrects[/bold]: {escape(drafted['draft'])}", highlight=False)
         if row.get("question"):
             console.print(f"[bold]question[/bold]: {escape(row['question'])}  "
                           f"[bold]answer[/bold]: {escape(row['answer'] or '')}", highlight=False)
         console.print(f"[bold]code[/bold] (first {CODE_HEAD_LINES} lines):", highlight=False)
         console.print(head, highlight=False, markup=False)
+        if row.get("code_target"):
+            explained = row["code_target"].split("```", 1)[0].strip()
+            console.print(f"[bold]code target[/bold] (its prose; the program follows verbatim):\n"
+                          f"{escape(explained)}", highlight=False)
         console.print(f"[bold]image[/bold]: {path}  ({row['width']}×{row['height']})")
 
 

@@ -23,6 +23,7 @@ SCHEMA = pa.schema(
         ("image", IMAGE_TYPE),
         ("caption", pa.string()),
         ("code", pa.string()),
+        ("code_target", pa.string()),
         ("phash", pa.uint64()),
         ("width", pa.int32()),
         ("height", pa.int32()),
@@ -96,6 +97,8 @@ class Triplet:
     params: dict[str, Any] | None = None
     question: str | None = None
     answer: str | None = None
+    #: the explanatory image-to-code target (paper §3.3), holding `code` verbatim
+    code_target: str | None = None
     qc: dict[str, Any] = field(default_factory=dict)
     trace: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)

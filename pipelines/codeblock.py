@@ -30,9 +30,13 @@ def fenced_blocks(text: str) -> list[tuple[str, str]]:
     return blocks
 
 
+def without_thinking(answer: str) -> str:
+    return _THINK.sub("", answer).strip()
+
+
 def extract_code(answer: str) -> str | None:
     """The longest python-tagged block, else the longest untagged one; None if there is none."""
-    blocks = fenced_blocks(_THINK.sub("", answer))
+    blocks = fenced_blocks(without_thinking(answer))
     tagged = [code for info, code in blocks if info in _PYTHON_TAGS]
     untagged = [code for info, code in blocks if not info]
     candidates = [c for c in (tagged or untagged) if c.strip()]

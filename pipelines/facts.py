@@ -98,6 +98,8 @@ class Facts:
 def _tally(p: PanelFacts) -> Counter[str]:
     tally: Counter[str] = Counter({"line": p.lines, "scatter point": p.points, "marker": p.markers})
     tally.update(p.shapes)
+    # Bar charts and histograms draw each bar as a rectangle, and captions count them as bars.
+    tally["bar"] = p.shapes.get("rectangle", 0)
     return +tally  # zero counts are no facts: a mark the tracer cannot see is not "0"
 
 

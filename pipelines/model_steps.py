@@ -9,7 +9,7 @@ from iccgen.model import ModelClient, Reply, user_message
 from iccgen.unit import UnitContext
 from pipelines.codeblock import extract_code
 from pipelines.prompts import Prompts
-from pipelines.steps import execute
+from pipelines.execution import execute
 
 
 class NoCode(Exception):

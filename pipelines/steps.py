@@ -1,4 +1,4 @@
-"""Steps every pipeline shares once it has a candidate program: execute, check, hash, admit.
+"""Steps every pipeline shares once it has a candidate program: check, hash, admit, explain.
 
 A pipeline draws a candidate (a template, a mutation, a model's answer) and hands it to
 `realise`, which turns it into a kept `Triplet` or a `Rejected` with a reason token.
@@ -15,17 +15,11 @@ from iccgen.hashing import phash_png
 from iccgen.model import ModelClient
 from iccgen.schema import Triplet, triplet_id
 from iccgen.unit import Kept, Outcome, Rejected, UnitContext
-from pipelines import grounding, judges
+from pipelines import code_target, grounding, judges
 from pipelines.checks import check_image, check_texts
+from pipelines.execution import execute
 from pipelines.facts import facts_from_trace
-
-
-async def execute(ctx: UnitContext, code: str, trace: bool = True) -> Any:
-    """Run a program in the worker's sandbox pool; the time is charged to the unit."""
-    t0 = time.perf_counter()
-    result = await ctx.sandbox.arun(code, trace=trace)
-    ctx.stats.timings["sandbox_s"] += time.perf_counter() - t0
-    return result
+from pipelines.prompts import Prompts
 
 
 async def admit(ctx: UnitContext, tid: str, phash: int) -> bool:
@@ -59,9 +53,11 @@ async def realise(
     variant: int = 0,
     result: Any = None,
     qc: dict[str, Any] | None = None,
+    explain_with: Prompts | None = None,
     **fields: Any,
 ) -> Outcome:
-    """Execute (unless `result` is given), check, hash and admit one candidate."""
+    """Execute (unless `result` is given), check, hash and admit one candidate, then write its
+    code target (with the model when `explain_with` holds the targets prompts)."""
     qc = qc or {}
     if result is None:
         result = await execute(ctx, code)
@@ -70,7 +66,8 @@ async def realise(
     reason = check_image(result.png) or check_texts(result.trace or {}, result.width, result.height)
     if reason:
         return Rejected(reason)
-    grounded = grounding.check(caption, facts_from_trace(result.trace or {}), code, fields.get("params"))
+    facts = facts_from_trace(result.trace or {})
+    grounded = grounding.check(caption, facts, code, fields.get("params"))
     if grounded.score < ctx.job.qc.min_grounding:
         return Rejected("ungrounded", "; ".join(grounded.ungrounded))
     phash = phash_png(result.png)
@@ -93,6 +90,11 @@ async def realise(
     # its look-alikes for the rest of the job.
     if not await admit(ctx, tid, phash):
         return Rejected("near_duplicate", f"phash {phash:016x}")
+    # Written last: the target may cost two model calls, and it never rejects the row.
+    target = None
+    if ctx.job.targets.code_targets:
+        target, quality["code_target"] = await code_target.write(
+            ctx, explain_with, caption, code, result.png, facts, fields.get("params"))
     return Kept(
         Triplet(
             id=tid,
@@ -109,6 +111,7 @@ async def realise(
             attempt=attempt,
             trace=(result.trace or {}).get("summary"),
             qc=quality,
+            code_target=target,
             **fields,
         )
     )

@@ -61,6 +61,35 @@ def dropped() -> Answer:
     return Answer(drop=True)
 
 
+EXPLANATION = """The image shows a STEM figure.
+
+1. Create the figure and its axes.
+2. Draw the marks the figure shows.
+
+```python
+import matplotlib.pyplot as plt
+plt.show()
+```
+
+Usage notes: needs matplotlib; change the parameters at the top."""
+
+
+def targets_answer(request: "Request") -> Answer | None:
+    """A plain answer to the grounded-caption and code-target prompts (pipelines/prompts/targets),
+    None for any other prompt: refine keeps the draft, explanations carry a stand-in program
+    (the pipeline splices the real one in)."""
+    text = request.text
+    if "Verified facts:" in text:
+        return reply(text.split("Draft:\n", 1)[1].split("\n\nVerified facts:", 1)[0])
+    if "Execution log (JSON):" in text:
+        return reply("- The program draws what the execution log records.")
+    if "Ground-truth program:" in text or "explained for a student" in text:
+        return reply(EXPLANATION)
+    if "Overall Structure:" in text:
+        return reply("Overall Structure: a STEM figure on a white background.")
+    return None
+
+
 @dataclass(frozen=True)
 class Request:
     body: dict[str, Any]

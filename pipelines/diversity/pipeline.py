@@ -4,7 +4,8 @@ Two mutators share the planning over parent programs:
 - `ast` (the CPU default): each variation rewrites constants, data, styles and layout of its
   parent, runs in the sandbox, and gets a caption built from its own trace;
 - `model`: a model states the parent's scientific principle, then writes each variation as a new
-  program on that principle (repaired on failure), captioned from its own trace likewise.
+  program on that principle (repaired on failure); the model drafts its caption from the image
+  and corrects it against the program and its trace (paper §3.2), and writes its code target.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from iccgen.config import JobConfig
 from iccgen.errors import ConfigError, ModelRequestError
 from iccgen.store import ShardStore
 from iccgen.unit import Outcome, Pipeline, Rejected, UnitContext, UnitSpec
-from pipelines import prompts
+from pipelines import code_target, grounded_caption, prompts
 from pipelines.captions import describe
 from pipelines.diversity.mutator import MutationError, mutate
 from pipelines.diversity.parents import Parent, check_source, load_parents
 from pipelines.facts import facts_from_trace
 from pipelines.model_steps import NoCode, ask, code_of, run_with_repair
-from pipelines.steps import execute, realise
+from pipelines.execution import execute
+from pipelines.steps import realise
 
 
 class DiversityPipeline(Pipeline):
@@ -62,15 +64,27 @@ class DiversityPipeline(Pipeline):
         parents = load_parents(self.job.diversity.source, self.job.pipelines, store)
         return [(f"parent:{p.id}", p.phash) for p in parents if p.phash is not None]
 
+    #: the targets prompts when a model writes captions and code targets
+    targets: prompts.Prompts | None = None
+
+    async def caption(self, ctx: UnitContext, item: int, attempt: int, code: str,
+                      result: Any) -> tuple[str, dict[str, Any] | None]:
+        """Built from the variation's own trace; the dict says how a model's caption was made."""
+        return describe(facts_from_trace(result.trace or {}), ctx.rng(item, attempt)), None
+
     async def finish(self, ctx: UnitContext, item: int, attempt: int, parent: Parent,
-                     variation: int, code: str, result: Any, **fields: Any) -> Outcome:
-        """Caption the variation from its own trace, then the shared checks."""
+                     variation: int, code: str, result: Any, meta: dict[str, Any],
+                     **fields: Any) -> Outcome:
+        """Caption the variation, then the shared checks."""
         if not result.ok:
             return Rejected(f"exec:{result.status.value}", result.error)
-        caption = describe(facts_from_trace(result.trace or {}), ctx.rng(item, attempt))
+        caption, how = await self.caption(ctx, item, attempt, code, result)
+        if how is not None:
+            meta["caption"] = how
         return await realise(
             ctx, item=item, attempt=attempt, variant=variation, code=code, caption=caption,
-            result=result, parent_id=parent.id, source_id=parent.source_id or parent.id, **fields,
+            result=result, parent_id=parent.id, source_id=parent.source_id or parent.id,
+            meta=meta, explain_with=self.targets, **fields,
         )
 
 
@@ -83,8 +97,8 @@ class AstDiversity(DiversityPipeline):
             return Rejected("mutation_failed", str(e))
         result = await execute(ctx, mutated.code)
         return await self.finish(ctx, item, attempt, parent, variation, mutated.code, result,
-                                 template="ast",
-                                 meta={"mutations": mutated.mutations, "variation": variation})
+                                 meta={"mutations": mutated.mutations, "variation": variation},
+                                 template="ast")
 
 
 class ModelDiversity(DiversityPipeline):
@@ -103,6 +117,8 @@ class ModelDiversity(DiversityPipeline):
         self.prompts = prompts.load(
             "diversity", job.diversity.prompt_version, ("principle", "variation", "repair")
         )
+        self.targets = prompts.load("targets", job.targets.prompt_version,
+                                    grounded_caption.NAMES + code_target.NAMES)
         self._principles: dict[str, asyncio.Task[str]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -116,6 +132,16 @@ class ModelDiversity(DiversityPipeline):
             self._principles[parent.id] = asyncio.ensure_future(ask(ctx, text))
         return (await self._principles[parent.id]).text.strip()
 
+    async def caption(self, ctx: UnitContext, item: int, attempt: int, code: str,
+                      result: Any) -> tuple[str, dict[str, Any] | None]:
+        """The model's draft from the image, corrected against the program (paper §3.2)."""
+        if not ctx.job.targets.refine_captions:
+            return await super().caption(ctx, item, attempt, code, result)
+        draft = await grounded_caption.draft_caption(ctx, self.targets, result.png)
+        grounded = await grounded_caption.refine_caption(ctx, self.targets, draft, code,
+                                                         result.trace or {})
+        return grounded.caption, grounded.to_dict()
+
     async def attempt(self, ctx: UnitContext, item: int, attempt: int) -> Outcome:
         parent, variation = ctx.spec.inputs[item]
         try:
@@ -126,15 +152,16 @@ class ModelDiversity(DiversityPipeline):
             code, result, repairs = await run_with_repair(
                 ctx, code, self.prompts, ctx.job.diversity.max_repairs
             )
+            return await self.finish(
+                ctx, item, attempt, parent, variation, code, result, template="model",
+                model=ctx.job.model.model, prompt_version=self.prompts.version,
+                meta={"principle": principle, "variation": variation, "repairs": repairs,
+                      "target_prompts": self.targets.version},
+            )
         except NoCode as e:
             return Rejected("no_code", str(e))
         except ModelRequestError as e:
             return Rejected("model:refused", str(e))
-        return await self.finish(
-            ctx, item, attempt, parent, variation, code, result, template="model",
-            model=ctx.job.model.model, prompt_version=self.prompts.version,
-            meta={"principle": principle, "variation": variation, "repairs": repairs},
-        )
 
 
 def diversity_pipeline(job: JobConfig) -> DiversityPipeline:

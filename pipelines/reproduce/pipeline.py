@@ -1,4 +1,9 @@
-"""Image Reproduce as a pipeline: seed -> caption -> code -> execute/repair -> compare -> realise.
+"""Image Reproduce as a pipeline: seed -> caption -> code -> execute/repair -> compare ->
+grounded caption -> realise.
+
+The seed's caption, written to guide the code, is also the draft of the row's caption: the
+rendering passed the similarity check, so the draft describes it up to the details that the
+refine step corrects against the program (one model call fewer than drafting anew).
 
 One item per seed. The repair loop lives inside one attempt (the model sees its own error), so
 the worker's redraw loop runs once: `max_attempts() == 1`.
@@ -15,7 +20,7 @@ from iccgen.errors import ConfigError, ModelRequestError
 from iccgen.store import ShardStore
 from iccgen.unit import Outcome, Pipeline, Rejected, UnitContext, UnitSpec
 from pipelines import similarity
-from pipelines import prompts
+from pipelines import code_target, grounded_caption, prompts
 from pipelines.model_steps import NoCode, ask, code_of, run_with_repair
 from pipelines.reproduce.seeds import Seed, SeedRef, check_exists, list_seeds, load_seed
 from pipelines.steps import realise
@@ -40,6 +45,8 @@ class ReproducePipeline(Pipeline):
             )
         check_exists(cfg.seeds)
         self.prompts = prompts.load("reproduce", cfg.prompt_version, ("caption", "code", "repair"))
+        self.targets = prompts.load("targets", job.targets.prompt_version,
+                                    grounded_caption.NAMES + code_target.NAMES)
 
     def plan(self, store: ShardStore) -> list[UnitSpec]:
         refs = list_seeds(self.job.reproduce.seeds or "", self.job.reproduce.image_column)
@@ -83,8 +90,13 @@ class ReproducePipeline(Pipeline):
             if not score.passes(cfg.min_ssim, cfg.max_phash_distance):
                 return Rejected("dissimilar", f"ssim {score.ssim:.3f} (min {cfg.min_ssim}), "
                                 f"phash distance {score.phash_distance} (max {cfg.max_phash_distance})")
+            if ctx.job.targets.refine_captions:
+                grounded = await grounded_caption.refine_caption(
+                    ctx, self.targets, caption, code, result.trace or {})
+                caption, meta["caption"] = grounded.caption, grounded.to_dict()
+        meta["target_prompts"] = self.targets.version
         return await realise(
             ctx, item=item, attempt=attempt, code=code, caption=caption, result=result,
             source_id=seed.ref.source_id, model=ctx.job.model.model,
-            prompt_version=self.prompts.version, qc=qc, meta=meta,
+            prompt_version=self.prompts.version, qc=qc, meta=meta, explain_with=self.targets,
         )

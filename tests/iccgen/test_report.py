@@ -13,8 +13,12 @@ from iccgen.store import ShardStore
 
 def _row(i: int, grounding: dict | None) -> Triplet:
     qc = {"checks": {"image": "pass"}} | ({"grounding": grounding} if grounding else {})
+    # Rows 0-2 hold a code target (row 1's was dropped as ungrounded); rows 0 and 1 had their
+    # caption drafted by a model, and row 0 kept the refined one.
+    qc["code_target"] = {"source": "model"} | ({"dropped": "ungrounded: 7"} if i == 1 else {})
+    meta = {"caption": {"chosen": "refined" if i == 0 else "draft"}} if i < 2 else {}
     return Triplet(id=f"solid-{i}", pipeline="solid", png=b"", caption="c", code="x = 1", phash=i,
-                   width=1, height=1, unit=0, item=i, qc=qc)
+                   width=1, height=1, unit=0, item=i, qc=qc if i < 3 else {"checks": {}}, meta=meta)
 
 
 def _job(tmp_path) -> ShardStore:
@@ -33,6 +37,7 @@ def _job(tmp_path) -> ShardStore:
 def test_quality_reads_the_grounding_of_kept_rows(tmp_path):
     q = quality(_job(tmp_path), "solid")
     assert (q.rows, q.graded, q.with_ungrounded) == (4, 3, 1)
+    assert (q.code_targets, q.drafted, q.refined) == (2, 2, 1)
     assert abs(q.ungrounded_rate - 1 / 3) < 1e-9 and abs(q.mean_score - 2.5 / 3) < 1e-9
 
 
@@ -41,7 +46,7 @@ def test_status_prints_the_rate_and_rejects_per_check(tmp_path):
     out = io.StringIO()
     print_status(str(tmp_path), Console(file=out, width=200))
     text = out.getvalue()
-    assert "1 (33.3%)" in text and "0.833" in text
+    assert "1 (33.3%)" in text and "0.833" in text and "1/2" in text and "2/4" in text
     assert "grounding 2" in text and "exec 1" in text and "dedup 1" in text and "texts 1" in text
     assert "1 of 3 graded rows have an ungrounded claim (33.33%)" in text
 

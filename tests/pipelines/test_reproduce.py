@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
 import threading
 from collections import Counter
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from model_server import Answer, ModelServer, Request, dropped, empty_choices, malformed, \
-    rate_limited, reply, server_error, slow
+    rate_limited, reply, server_error, slow, targets_answer
 from PIL import Image
 
 from iccgen.config import JobConfig
@@ -78,6 +79,8 @@ class Script:
             n = next(self.count)
         if self.down_after is not None and n > self.down_after:
             return dropped()
+        if (answer := targets_answer(request)) is not None:
+            return answer
         if not request.images:
             return self.repair(request.text)
         name = self.seed_keys[hashlib.sha256(request.images[0]).hexdigest()]
@@ -159,6 +162,12 @@ def test_reproduce_end_to_end_with_transient_faults(ray_session, programs, rende
             assert row["model"] == "test-model" and row["prompt_version"] == "reproduce/v1"
             assert '"ssim": 1.0' in row["qc"] and '"phash_distance": 0' in row["qc"]
             assert row["caption"].startswith("A STEM figure")
+            # The seed's caption was the draft, checked against the program; the code target
+            # explains the real program, spliced in verbatim.
+            meta = json.loads(row["meta"])
+            assert meta["caption"]["chosen"] == "refined" and "execution log" in meta["caption"]["analysis"]
+            assert meta["target_prompts"] == "targets/v1"
+            assert f"```python\n{row['code'].rstrip()}\n```" in row["code_target"]
     repaired = {r["source_id"]: r["meta"] for r in rows if '"repairs": 1' in r["meta"]}
     assert set(repaired) == {"damped_oscillation.png", "scatter_regression.png"}
     # Every reject has a reason; the transient faults cost retries, not items.
@@ -180,8 +189,10 @@ def test_endpoint_down_fails_the_job_then_resumes(ray_session, programs, rendere
     with ModelServer(script) as server:
         job = job_config(tmp_path / "out", seeds, shard_size=2, max_in_flight=1, n=6,
                          reproduce=only_good, model={"base_url": server.url, "max_retries": 2})
-        # Units run one after another: the first two units' 8 requests pass, then the server dies.
-        script.down_after = 8
+        # Units run one after another: the first two units' 12 requests pass, then the server
+        # dies (a kept seed costs 6: caption, code, analysis, refine, explanation and its
+        # rewrite; the three rejected seeds 2 each).
+        script.down_after = 12
         with pytest.raises(EndpointError, match=rf"{server.url}.*run the same command again"):
             run(job)
         store = ShardStore(job.out)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from jobs import kill_when, run_cli, segments_at_least
-from model_server import ModelServer, Request, reply
+from model_server import ModelServer, Request, reply, targets_answer
 
 from iccgen.journal import recover
 from iccgen.store import ShardStore
@@ -29,6 +29,8 @@ class Exact:
         self.seen: list[tuple[float, str]] = []
 
     def __call__(self, request: Request) -> object:
+        if (answer := targets_answer(request)) is not None:
+            return answer
         name = self.keys[hashlib.sha256(request.images[0]).hexdigest()]
         self.seen.append((time.monotonic(), name))
         if "A detailed description of the image" not in request.text:

@@ -1,0 +1,89 @@
+"""Code-grounded captions with a model: draft -> analysis -> refine, against the scripted server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from model_server import ModelServer, Request, reply
+
+from iccgen.config import JobConfig
+from iccgen.model import ModelClient
+from iccgen.unit import UnitContext, UnitSpec, UnitStats
+from pipelines import grounded_caption, prompts
+from pipelines.grounded_caption import LOG_CHARS, execution_log, refine_caption
+from sandbox import Sandbox
+
+# Seven bars: the draft (written "from the image") miscounts them as five.
+PROGRAM = """import matplotlib.pyplot as plt
+heights = [3, 5, 2, 6, 4, 7, 1]
+fig, ax = plt.subplots()
+ax.bar(range(7), heights, color="tab:blue")
+ax.set_title("Weekly rainfall")
+plt.show()
+"""
+DRAFT = "A bar chart titled 'Weekly rainfall' with 5 blue bars."
+
+
+class Refiner:
+    """Answers the analysis prompt with the bar count, and refine with a scripted correction."""
+
+    def __init__(self, refined: str):
+        self.refined = refined
+        self.asked: list[str] = []
+
+    def __call__(self, request: Request):
+        if "Execution log (JSON):" in request.text:
+            self.asked.append("analysis")
+            assert "heights = [3, 5, 2, 6, 4, 7, 1]" in request.text and '"patches"' in request.text
+            return reply("- 7 bars are drawn, all blue.\n- The title is 'Weekly rainfall'.")
+        assert "Verified facts:\n- 7 bars are drawn" in request.text and DRAFT in request.text
+        self.asked.append("refine")
+        return reply(self.refined)
+
+
+def refine(script: Refiner, draft: str = DRAFT) -> grounded_caption.GroundedCaption:
+    with ModelServer(script) as server, Sandbox(workers=1) as sb:
+        job = JobConfig(model={"base_url": server.url, "timeout_s": 5})
+        ctx = UnitContext(UnitSpec("reproduce", 0, 1, 0), job, sb, None, UnitStats(),
+                          ModelClient(job.model))
+        trace = sb.run(PROGRAM, trace=True).trace
+        found = asyncio.run(refine_caption(
+            ctx, prompts.load("targets", "v1", grounded_caption.NAMES), draft, PROGRAM, trace))
+        assert ctx.stats.usage["requests"] == 2  # the calls are charged to the unit
+        return found
+
+
+def test_refine_corrects_a_miscount_with_a_minimal_edit():
+    script = Refiner("A bar chart titled 'Weekly rainfall' with 7 blue bars.")
+    found = refine(script)
+    assert script.asked == ["analysis", "refine"]
+    assert found.chosen == "refined" and found.caption.endswith("with 7 blue bars.")
+    assert found.draft_score < 1.0 and found.refined_score == 1.0
+    record = found.to_dict()
+    assert record["draft"] == DRAFT and "7 bars" in record["analysis"]
+    assert record["similarity_to_draft"] > 0.9
+
+
+class Inventor(Refiner):
+    """A refine step that invents a count (or answers nothing) for a draft that had none."""
+
+    def __call__(self, request: Request):
+        if "Execution log (JSON):" in request.text:
+            return reply("- 7 bars are drawn, all blue.")
+        return reply(self.refined)
+
+
+@pytest.mark.parametrize("refined", ["A bar chart titled 'Weekly rainfall' with 9 blue bars.", ""])
+def test_a_refine_that_invents_or_says_nothing_keeps_the_better_draft(refined):
+    draft = "A bar chart titled 'Weekly rainfall' in blue."
+    found = refine(Inventor(refined), draft=draft)
+    assert found.chosen == "draft" and found.caption == draft and found.draft_score == 1.0
+
+
+def test_the_execution_log_is_bounded_and_leaves_the_image_out():
+    trace = {"image": {"width": 600}, "summary": {}, "texts": [{"text": "x" * 50}] * 1000}
+    log = execution_log(trace)
+    assert len(log) < LOG_CHARS + 100 and log.endswith("more characters]")
+    assert '"image"' not in log and '"summary"' not in log
+    assert execution_log({"texts": []}) == '{"texts":[]}'
