@@ -6,11 +6,13 @@ import argparse
 import os
 import shutil
 import sys
+import textwrap
 from collections.abc import Callable
 
 from rich.console import Console
 from rich.markup import escape
 
+from iccgen.config import config_keys, load_config
 from iccgen.errors import IccgenError
 
 DESCRIPTION = """\
@@ -27,14 +29,10 @@ the rendering of the matplotlib program stored beside it, every caption is groun
 
 RUN_EPILOG = """\
 A job is resumable: run the same command again after a crash or Ctrl-C; committed shards are
-skipped, a changed config is refused. Flags override the TOML file's values. Config keys:
-  out, pipelines, n, seed, shard_size, max_attempts, workers, address, max_in_flight,
-  [solid] mix difficulty, [diversity] mutator k mutations max_repairs prompt_version from n,
-  [reproduce] seeds image_column max_repairs min_ssim max_phash_distance prompt_version n,
-  [model] base_url(s) model api_key_env temperature top_p max_tokens timeout_s max_retries
-          backoff_s max_backoff_s concurrency, [dedup] enabled threshold shards,
-  [sandbox] workers dpi figsize cpu_seconds wall_seconds memory_mb
-See README.md for a full example."""
+skipped, a changed config is refused. Flags override the TOML file's values. Config keys
+([model] also takes base_url, one endpoint):
+{keys}
+See README.md for a full example and what each key does."""
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +40,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run or resume a job",
         description="Run a job from a TOML config and/or flags; the same command resumes it.",
-        epilog=RUN_EPILOG,
+        epilog=RUN_EPILOG.format(keys="\n".join(
+            textwrap.fill(line, 96, initial_indent="  ", subsequent_indent="      ")
+            for line in config_keys())),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("config", nargs="?", help="job TOML file (optional: flags alone are enough)")
@@ -80,7 +80,6 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from iccgen.config import load_config
     from iccgen.runner import run_job
 
     job = load_config(args.config, **_overrides(args))

@@ -215,6 +215,18 @@ class JobConfig(_Section):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def config_keys() -> list[str]:
+    """Every key a job file may hold, top level first, then "[section] key key ...": for --help."""
+    top, sections = [], []
+    for name, f in JobConfig.model_fields.items():
+        if isinstance(f.annotation, type) and issubclass(f.annotation, _Section):
+            keys = [sub.alias or key for key, sub in f.annotation.model_fields.items()]
+            sections.append(f"[{name}] " + " ".join(keys))
+        else:
+            top.append(name)
+    return [", ".join(top), *sections]
+
+
 def _describe(err: ValidationError, origin: str) -> str:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"

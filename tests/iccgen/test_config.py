@@ -1,6 +1,9 @@
+import subprocess
+import sys
+
 import pytest
 
-from iccgen.config import JobConfig, diff_fields, load_config
+from iccgen.config import JobConfig, config_keys, diff_fields, load_config
 from iccgen.errors import ConfigError
 
 
@@ -65,3 +68,13 @@ def test_model_single_url_and_per_pipeline_n():
     job = JobConfig(model={"base_url": "http://a/v1"}, diversity={"n": 5})
     assert job.model.base_urls == ["http://a/v1"]
     assert job.n_for("diversity") == 5 and job.n_for("solid") == 200
+
+
+def test_help_lists_every_key_a_job_file_may_hold():
+    keys = config_keys()
+    assert keys[0].startswith("out, pipelines, n, seed")
+    assert "[targets] refine_captions code_targets prompt_version" in keys
+    assert any(k.startswith("[diversity]") and " from " in k for k in keys)  # the alias, as written
+    help_text = subprocess.run([sys.executable, "-m", "iccgen.cli", "run", "--help"],
+                               capture_output=True, text=True, check=True).stdout
+    assert "[qc] min_grounding judges" in help_text
