@@ -52,7 +52,7 @@ def near_duplicates(hashes: np.ndarray, threshold: int) -> list[int | None]:
     """For each hash, the index of the nearest earlier hash within the threshold, or None."""
     out: list[int | None] = [None]
     for i in range(1, len(hashes)):
-        dist = np.array([int(v).bit_count() for v in np.bitwise_xor(hashes[:i], hashes[i])])
+        dist = np.bitwise_count(np.bitwise_xor(hashes[:i], hashes[i]))
         j = int(dist.argmin())
         out.append(j if dist[j] <= threshold else None)
     return out

@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from pipelines.solid import figure3d, kernels, layout, projection, revolution, solids
+from pipelines.solid import figure3d, given, kernels, layout, projection, revolution, solids
 from pipelines.solid.base import SolidSample, choose, grid, phrase
 from pipelines.solid.program import num, point, program
 
@@ -57,7 +57,8 @@ class CombinedSolid:
         p = {"kind": kind, "r": r, "h1": grid(rng, 1, 6, 0.5),
              "h0": _steep_cone(rng, r) if parts[0] == "cone" else None,
              "h2": _steep_cone(rng, r) if parts[-1] in ("cone", "pyramid") else None,
-             "elev": grid(rng, 10, 30, 2), "side": choose(rng, [1, -1]), "style": int(rng.integers(1000))}
+             "elev": grid(rng, 10, 30, 2), "side": choose(rng, [1, -1]), "style": int(rng.integers(1000)),
+             "given": given.sample(rng)}
         if kind == "prism_pyramid":
             p |= {"n": 4, "apex": "P", "h": p["h2"], "show_dims": True}
             for _ in range(50):
@@ -69,9 +70,10 @@ class CombinedSolid:
     def build(self, p: dict) -> SolidSample:
         if p["kind"] == "prism_pyramid":
             solid = _solid(p)
-            fig = figure3d.figure(solid, p)
-            code = program(f"A square prism ABCD-A_1B_1C_1D_1 capped by the pyramid P-A_1B_1C_1D_1.",
-                           figure3d.setup_source(solid, p, fig), figure3d.funcs(p), figure3d.body_source(solid, p))
+            fig = figure3d.with_box(figure3d.figure(solid, p), box(p)[0], p.get("given"))
+            code = program("A square prism ABCD-A_1B_1C_1D_1 capped by the pyramid P-A_1B_1C_1D_1.",
+                           figure3d.setup_source(solid, p, fig), figure3d.funcs(p),
+                           figure3d.body_source(solid, p, boxed=bool(p.get("given"))))
             shape = (f"a regular square prism ABCD-A1B1C1D1 with a square pyramid P-A1B1C1D1 on its top face, "
                      f"drawn {projection.describe(p['view'])}")
             dims = (f"base edge AB = {p['r']:g}, prism height AA1 = {p['h1']:g} and pyramid height PO1 = {p['h2']:g} "
@@ -82,10 +84,22 @@ class CombinedSolid:
         caption = " ".join([
             phrase(p, [f"A combined solid: {shape}.", f"The figure shows {shape}."]),
             f"Its dimensions are marked: {dims}.",
-        ])
+            given.words(p["given"], box(p)[1], "the volume") if p.get("given") else "",
+        ]).strip()
         unit = "" if p["kind"] == "prism_pyramid" else " (in terms of π)"
         question = f"What is the volume of the combined solid{unit}?"
         return SolidSample(self.name, f"combined_solid/{p['kind']}", p, code, caption, question, volume(p))
+
+
+def box(p: dict) -> tuple[list[str], list[str]]:
+    """The box of given values (mathtext lines) and the same values in the caption's words."""
+    if p["kind"] == "prism_pyramid":
+        values = [("AB", p["r"]), ("AA_1", p["h1"]), ("PO_1", p["h2"])]
+    else:
+        s = stack(p)
+        values = [("r", s.r), ("h_1", s.h1)] + [(k, v) for k, v in (("h_0", s.h0), ("h_2", s.h2)) if v is not None]
+    lines = ["Given:"] + [f"${k}$ = {v:g}" for k, v in values] + ["Find: the volume"]
+    return lines, [f"{k} = {v:g}".replace("_", "") for k, v in values]
 
 
 def _solid(p: dict) -> solids.Solid:
@@ -125,9 +139,13 @@ def _curved_program(p: dict) -> str:
     radius_mid = (-side * s.r / 2, 0.0)
     disc = [(mid, layout.text_radius(f"{s.h1:g}", inch)), (radius_mid, layout.text_radius(f"{s.r:g}", inch))]
     offsets, lims, size = layout.arrange(anchors, texts, inch, segments + dim_segs, disc, 0.3 * inch)
+    boxed = []
+    if p.get("given"):
+        lims, size, centre = given.attach(lims, inch, box(p)[0], p["given"])
+        boxed = given.setup_lines(box(p)[0], centre)
     setup = "\n".join(revolution.setup_lines(s) + [
         "LABELS = {" + ", ".join(f'"{k}": ({point(anchors[k])}, {point(offsets[k])})' for k in ("O", "O_1"))
-        + "}  # name: (point, offset of the text)",
+        + "}  # name: (point, offset of the text)"] + boxed + [
         f"LIMITS = {lims}",
         f"FIGSIZE = {size}  # inches: the page is cropped to the figure",
     ])
@@ -145,6 +163,7 @@ def _curved_program(p: dict) -> str:
         f'dimension(ax, ({side} * R, 0), ({side} * R, top), "{s.h1:g}", ({num(side * 0.45 * inch)}, 0))',
         "for name, ((x, y), (dx, dy)) in LABELS.items():",
         '    ax.text(x + dx, y + dy, f"${name}$", fontsize=15, ha="center", va="center")',
+    ] + ([given.BODY] if p.get("given") else []) + [
         "ax.set_xlim(LIMITS[0])", "ax.set_ylim(LIMITS[1])", 'ax.set_aspect("equal")', 'ax.axis("off")',
     ]
     what = " and ".join(f"{CAP_WORDS[c][2:]} {w}" for c, w in ((s.top, "above"), (s.bottom, "below")) if c != "flat")

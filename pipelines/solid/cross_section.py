@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from pipelines.solid import figure3d, projection, solids
+from pipelines.solid import figure3d, given, projection, solids
 from pipelines.solid.base import SolidSample, choose, join_words, phrase
 from pipelines.solid import polyhedron, round_section
 from pipelines.solid.program import program
@@ -119,6 +119,15 @@ def describe_point(name: str, loc: tuple) -> str:
     return f"{name} lies on {a}{b} with {a}{name} : {name}{b} = {ratio.numerator} : {ratio.denominator - ratio.numerator}"
 
 
+def box_point(name: str, loc: tuple) -> str:
+    """A new point's place, as the box of given values prints it: '$M$: midpoint of $AB$'."""
+    a, b, t = loc
+    ratio = Fraction(t).limit_denominator(24)
+    if ratio == Fraction(1, 2):
+        return f"${name}$: midpoint of ${a}{b}$"
+    return f"${a}{name} : {name}{b}$ = {ratio.numerator} : {ratio.denominator - ratio.numerator}"
+
+
 def make_solid(p: dict) -> solids.Solid:
     """The solid without a pyramid's altitude: the section is the subject here."""
     return dataclasses.replace(polyhedron.make_solid(p), altitude=None, extra={})
@@ -144,6 +153,7 @@ class CrossSection:
             p["view"] = projection.sample_view(rng)
             if _good(solid, p):
                 break
+        p["given"] = given.sample(rng)
         return p
 
     def build(self, p: dict) -> SolidSample:
@@ -151,13 +161,17 @@ class CrossSection:
             return round_section.build(p, self.name)
         solid = make_solid(p)
         points, where = named_section(solid, p["cuts"])
-        fig = figure3d.figure(solid, p, points)
+        ring = "".join(points).replace("_", "")
+        defining = [next(k for k, v in points.items() if np.linalg.norm(np.subtract(v, cut_point(solid, c))) < 1e-3)
+                    for c in p["cuts"]]
+        box = (["Given: the plane $" + "".join(defining) + "$"] + [box_point(k, v) for k, v in where.items()]
+               + ["Find: the shape of the section"])
+        fig = figure3d.with_box(figure3d.figure(solid, p, points), box, p.get("given"))
         shape = classify([np.array(v) for v in points.values()])
         code = program(
             f"The {_solid_name(solid, p)} cut by the plane through {_defining(solid, p)}; the section is shaded.",
             figure3d.setup_source(solid, p, fig, points), figure3d.funcs(p, points),
-            figure3d.body_source(solid, p, points))
-        ring = "".join(points).replace("_", "")
+            figure3d.body_source(solid, p, points, boxed=bool(p.get("given"))))
         facts = [describe_point(k, v) for k, v in where.items()]
         caption = " ".join([
             phrase(p, [
@@ -167,7 +181,10 @@ class CrossSection:
             f"A plane through {_defining(solid, p)} cuts it; the cross-section {ring} is shaded light blue.",
             (join_words(facts) + ".") if facts else "",
             f"The section is a {shape} with {len(points)} vertices; its edges on hidden faces are dashed.",
-        ]).replace("  ", " ")
+            given.words(p["given"], f"the plane {''.join(defining).replace('_', '')}"
+                        + "".join(f" ({v})" for v in [join_words(facts)] if facts),
+                        "the shape of the section") if p.get("given") else "",
+        ]).replace("  ", " ").strip()
         question = phrase(p, ["What kind of polygon is the shaded cross-section?",
                               "What shape is the section cut by the plane?"])
         return SolidSample(self.name, f"cross_section/{solid.kind}", p, code, caption, question, shape)

@@ -14,7 +14,9 @@ PALETTE = {"#8ecae6": "sky blue", "#ffb703": "amber", "#90be6d": "green", "#f284
            "#cdb4db": "lilac", "#bdbdbd": "grey", "#2a9d8f": "teal", "#e9c46a": "sand", "#f4a261": "orange",
            "#a8dadc": "pale cyan", "#b5838d": "mauve", "#ffe5ec": "pale pink"}
 PLAIN = "#f2f2f2"
-QUESTIONS_BY_DIFFICULTY = {1: ["opposite", "fold"], 2: ["opposite", "adjacent", "fold"], 3: ["adjacent", "right", "fold"]}
+QUESTIONS_BY_DIFFICULTY = {1: ["opposite", "fold", "choice"], 2: ["opposite", "adjacent", "fold", "choice"],
+                           3: ["adjacent", "right", "fold", "choice"]}
+ROMAN = ["i", "ii", "iii", "iv"]
 
 
 def layout(p: dict) -> tuple[tuple[nets.Cell, ...], dict[nets.Cell, str]]:
@@ -63,6 +65,9 @@ class CubeNet:
         if p["question"] == "fold":
             p["cube"] = _cube(p, p["focus"], p["front"], valid=bool(rng.random() < 0.5), subtle=d == 3)
             p["cube_at"] = choose(rng, ["right", "below"])
+        if p["question"] == "choice":
+            p["choices"] = _choices(rng, p)
+            p["cube_at"] = choose(rng, ["right", "below"])
         return p
 
     def build(self, p: dict) -> SolidSample:
@@ -104,11 +109,33 @@ class CubeNet:
             ax.set_aspect("equal")
             ax.axis("off")
             """
+        if p.get("choices"):
+            rows_ = ",\n".join("    {" + ", ".join(f'"{k}": ("{c[k]}", "{colour[c[k]]}")' for k in ("front", "right", "top"))
+                               + "}" for c in p["choices"])
+            setup += (f"\n\n# four candidate cubes in cabinet projection, (i) to (iv): face -> (label, colour)\n"
+                      f"CHOICES = [\n{rows_},\n]\n"
+                      f"ORIGINS = [{', '.join(f'({num(x)}, {num(y)})' for x, y in _choice_origins(p, cols, rows))}]"
+                      "  # front-bottom-left corners\n"
+                      f"S = {CUBE_SIZE}  # edge of a drawn cube\n"
+                      "DEPTH = 0.5 * S * np.array([np.cos(np.radians(45)), np.sin(np.radians(45))])")
+            body += """
+            for name, faces, o in zip(["(i)", "(ii)", "(iii)", "(iv)"], CHOICES, np.array(ORIGINS)):
+                ex, ez = np.array([S, 0]), np.array([0, S])
+                quads = {"front": [o, o + ex, o + ex + ez, o + ez],
+                         "right": [o + ex, o + ex + DEPTH, o + ex + DEPTH + ez, o + ex + ez],
+                         "top": [o + ez, o + ex + ez, o + ex + ez + DEPTH, o + ez + DEPTH]}
+                for side, corners in quads.items():
+                    label, colour = faces[side]
+                    ax.add_patch(plt.Polygon(corners, facecolor=colour, edgecolor="k", lw=1.6))
+                    ax.text(*np.mean(corners, axis=0), label, fontsize=18, ha="center", va="center")
+                ax.text(o[0] + 0.6 * S, o[1] - 0.35, name, fontsize=16, ha="center", va="center")
+            """
         doc = f"Net of a cube in the {kind} arrangement: six unit squares, each labelled"
-        doc += ", and a cube that may be folded from it." if p["cube"] else "."
+        doc += (", and a cube that may be folded from it." if p["cube"] else
+                ", and four cubes of which one can be folded from it." if p.get("choices") else ".")
         code = program(doc, setup, (), textwrap.dedent(body))
         question, answer = _question(p)
-        template = f"cube_net/{kind}" + ("/fold" if p["cube"] else "")
+        template = f"cube_net/{kind}" + ("/fold" if p["cube"] else "/choice" if p.get("choices") else "")
         return SolidSample(self.name, template, p, code, _caption(p, cells, label, kind), question, answer)
 
 
@@ -118,6 +145,11 @@ CUBE_GAP, CUBE_SIZE = 1.2, 1.4
 def _page(p: dict, cols: int, rows: int) -> tuple[tuple | None, tuple, tuple]:
     """The drawn cube's front-bottom-left corner (to the right of the net or below it) and the
     x and y extent of everything drawn; the net's squares span x 0..cols and y -rows..0."""
+    if p.get("choices"):
+        xy = np.array(_choice_origins(p, cols, rows))
+        size = CUBE_SIZE * 1.36
+        return None, (min(0, xy[:, 0].min()), max(cols, xy[:, 0].max() + size)), \
+            (min(-rows, xy[:, 1].min() - 0.7), max(0, xy[:, 1].max() + size))
     if not p["cube"]:
         return None, (0, cols), (-rows, 0)
     size = CUBE_SIZE * 1.36  # the cube in cabinet projection, depth included
@@ -126,6 +158,42 @@ def _page(p: dict, cols: int, rows: int) -> tuple[tuple | None, tuple, tuple]:
         return origin, (0, cols + CUBE_GAP + size), (min(-rows, origin[1]), max(0, origin[1] + size))
     origin = (cols / 2 - CUBE_SIZE * 0.68, -rows - CUBE_GAP - size)
     return origin, (min(0, origin[0]), max(cols, origin[0] + size)), (origin[1], 0)
+
+
+def _choice_origins(p: dict, cols: int, rows: int) -> list[tuple[float, float]]:
+    """Front-bottom-left corners of the four candidate cubes: a row below the net, or a 2 x 2
+    block to its right; each cube with its name under it takes a 2.4 by 2.6 cell."""
+    if p["cube_at"] == "below":
+        left = cols / 2 - 2 * 2.4
+        return [(round(left + 2.4 * i + 0.2, 2), -rows - 1.2 - CUBE_SIZE * 1.36) for i in range(4)]
+    top = -rows / 2 + 2.6
+    return [(cols + 0.9 + 2.4 * (i % 2), round(top - 2.6 * (i // 2 + 1) + 0.7, 2)) for i in range(4)]
+
+
+def foldable(p: dict, cube: dict) -> bool:
+    """Can the net fold into this cube (top, front and right faces as drawn)?"""
+    top, front, right = cube["top"], cube["front"], cube["right"]
+    if len({top, front, right}) < 3 or front not in adjacent(p, top):
+        return False
+    return on_right(p, opposite(p, top), front) == right
+
+
+def _choices(rng: np.random.Generator, p: dict) -> list[dict]:
+    """Four different candidate cubes, exactly one of which folds from the net."""
+    labels = p["labels"]
+    out = []
+    bottom = p["focus"]
+    out.append(_cube(p, bottom, choose(rng, adjacent(p, bottom)), valid=True, subtle=False))
+    for _ in range(200):
+        if len(out) == 4:
+            break
+        b = choose(rng, labels)
+        c = _cube(p, b, choose(rng, adjacent(p, b)), valid=False, subtle=bool(rng.random() < 0.5))
+        faces = [(x["top"], x["front"], x["right"]) for x in out]
+        if not foldable(p, c) and (c["top"], c["front"], c["right"]) not in faces:
+            out.append(c)
+    order = rng.permutation(4)
+    return [{k: v for k, v in out[int(i)].items() if k != "valid"} for i in order]
 
 
 def _cube(p: dict, bottom: str, front: str, valid: bool, subtle: bool) -> dict:
@@ -159,6 +227,10 @@ def _caption(p: dict, cells, label, kind: str) -> str:
          if p["colors"] else "All squares are plain light grey."),
         (f"{'To the right of' if p['cube_at'] == 'right' else 'Below'} the net a cube is drawn in oblique projection, showing {p['cube']['top']} on top, "
          f"{p['cube']['front']} in front and {p['cube']['right']} on the right." if p["cube"] else ""),
+        (f"{'To the right of' if p['cube_at'] == 'right' else 'Below'} the net four cubes (i) to (iv) are drawn in "
+         "oblique projection, each showing its top, front and right faces: "
+         + "; ".join(f"({n}) {c['top']} on top, {c['front']} in front and {c['right']} on the right"
+                     for n, c in zip(ROMAN, p["choices"])) + "." if p.get("choices") else ""),
         phrase(p, ["When it is folded into a cube, the opposite faces are ",
                    "Folded up, the net gives a cube whose opposite face pairs are "], "style")
         + join_words([f"{a}–{b}" for a, b in pairs]) + ".",
@@ -178,6 +250,10 @@ def _question(p: dict) -> tuple[str, str]:
         where = "on the right" if p["cube_at"] == "right" else "below the net"
         return (f"Can the cube {where} be folded from the net, with the labels on the outside? Answer yes or no.",
                 "yes" if p["cube"]["valid"] else "no")
+    if p["question"] == "choice":
+        good = next(n for n, c in zip(ROMAN, p["choices"]) if foldable(p, c))
+        return ("Which of the cubes (i) to (iv) can be folded from the net, with the labels on the outside?",
+                f"({good})")
     y = p["front"]
     return (f"The net is folded into a cube with the labels on the outside. Face {x} is on the bottom "
             f"and face {y} faces you. Which face is on your right?", on_right(p, x, y))

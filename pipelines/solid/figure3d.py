@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.solid import kernels, layout, projection, solids
+from pipelines.solid import given, kernels, layout, projection, solids
 from pipelines.solid.labels import point_segment_distance
 from pipelines.solid.program import point
 
@@ -68,6 +68,14 @@ def figure(solid: solids.Solid, p: dict, section: dict | None = None) -> dict:
             "inch": inch, "segments": segments, "discs": discs, "anchors": anchors}
 
 
+def with_box(fig: dict, lines: list[str], where: str | None) -> dict:
+    """The page widened for a box of given values (given.py) on `where`; unchanged for None."""
+    if not where:
+        return fig
+    lims, size, centre = given.attach(fig["lims"], fig["inch"], lines, where)
+    return fig | {"lims": lims, "figsize": size, "given": (lines, centre)}
+
+
 def outline_twin(solid, xy, vis, a, b, taken) -> tuple[str, str]:
     """An edge parallel to and as long as ab on the outline, away from other dimensions."""
     d = np.subtract(solid.verts[b], solid.verts[a])
@@ -106,6 +114,8 @@ def setup_source(solid: solids.Solid, p: dict, fig: dict, section: dict | None =
         lines.append(f"DIMENSIONS = [{dims}]  # (from, to, length, offset of the arrow)")
     if "h" in fig["offsets"]:
         lines.append(f"HEIGHT_OFFSET = {point(fig['offsets']['h'])}  # where the height is written")
+    if fig.get("given"):
+        lines.append("\n".join(given.setup_lines(*fig["given"])))
     lines.append(f'HIDDEN = (0, (4, 3))  # dash pattern of hidden edges\nLIMITS = {fig["lims"]}\n'
                  f'FIGSIZE = {fig["figsize"]}  # inches: the page is cropped to the figure')
     return "\n\n".join(lines)
@@ -116,7 +126,7 @@ def funcs(p: dict, section: dict | None = None) -> tuple:
     return out + ((kernels.dimension,) if p["show_dims"] else ())
 
 
-def body_source(solid: solids.Solid, p: dict, section: dict | None = None) -> str:
+def body_source(solid: solids.Solid, p: dict, section: dict | None = None, boxed: bool = False) -> str:
     extra = "".join(f', "{k}": {k}' for k in solid.extra)
     named = "VERTS | SECTION" if section else "VERTS"
     body = [
@@ -154,5 +164,7 @@ def body_source(solid: solids.Solid, p: dict, section: dict | None = None) -> st
             body += [f'mid = (xy["{apex}"] + xy["{foot}"]) / 2',
                      f'ax.text(mid[0] + HEIGHT_OFFSET[0], mid[1] + HEIGHT_OFFSET[1], "{p["h"]:g}", '
                      'fontsize=13, ha="center", va="center")']
+    if boxed:
+        body.append(given.BODY)
     body += ["ax.set_xlim(LIMITS[0])", "ax.set_ylim(LIMITS[1])", 'ax.set_aspect("equal")', 'ax.axis("off")']
     return "\n".join(body)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.solid import figure3d, kernels, projection, solids
+from pipelines.solid import figure3d, given, kernels, projection, solids
 from pipelines.solid.base import SolidSample, choose, join_words, phrase, surd
 from pipelines.solid.labels import point_segment_distance
 from pipelines.solid.program import program
@@ -60,15 +60,19 @@ class Polyhedron:
                 break
         p["diagonal"] = _diagonal(rng, make_solid(p), p["view"]) if kind in ("cube", "cuboid") else None
         p["show_dims"] = p["show_dims"] or bool(p["diagonal"])  # its length needs the edges' lengths
+        p["given"] = given.sample(rng)
         return p
 
     def build(self, p: dict) -> SolidSample:
         solid = make_solid(p)
-        fig = figure3d.figure(solid, p)
+        fig = figure3d.with_box(figure3d.figure(solid, p), _box(p), p.get("given"))
         code = program(_doc(solid, p), figure3d.setup_source(solid, p, fig), figure3d.funcs(p),
-                       figure3d.body_source(solid, p))
+                       figure3d.body_source(solid, p, boxed=bool(p.get("given"))))
         hidden = sorted(e for e, vis in fig["visibility"].items() if not vis)
         caption = _caption(solid, p, hidden, fig["dims"])
+        if p.get("given"):
+            values = [f"{k} = {v:g}".replace("_", "") for k, v in given_values(p)]
+            caption += " " + given.words(p["given"], values, _find(p))
         if p.get("diagonal"):
             a, b = p["diagonal"]
             caption += " " + _diagonal_words(solid, p)
@@ -82,6 +86,25 @@ class Polyhedron:
         ])
         return SolidSample(self.name, f"polyhedron/{solid.kind}", p, code, caption, question,
                            names.replace("_", ""))
+
+
+def given_values(p: dict) -> list[tuple[str, float]]:
+    """(segment, length) pairs that fix the solid, as the box of given values prints them."""
+    k, a, b, h, apex = p["solid"], p["a"], p["b"], p["h"], p["apex"]
+    return {"cuboid": [("AB", a), ("BC", b), ("AA_1", h)], "prism": [("AB", a), ("AA_1", h)],
+            "pyramid": [("AB", a), (f"{apex}O", h)], "corner_pyramid": [("AB", a), (f"{apex}A", h)],
+            "frustum": [("AB", a), ("A_1B_1", b), ("OO_1", h)]}.get(k, [("AB", a)])
+
+
+def _find(p: dict) -> str:
+    if p.get("diagonal"):
+        return "the length of " + "".join(p["diagonal"]).replace("_", "")
+    return "the hidden edges"
+
+
+def _box(p: dict) -> list[str]:
+    find = ("the length of $" + "".join(p["diagonal"]) + "$") if p.get("diagonal") else "the hidden edges"
+    return ["Given:"] + [f"${k}$ = {v:g}" for k, v in given_values(p)] + [f"Find: {find}"]
 
 
 def _diagonal(rng: np.random.Generator, solid: solids.Solid, view: dict) -> list[str] | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.solid import kernels, layout, revolution
+from pipelines.solid import given, kernels, layout, revolution
 from pipelines.solid.base import SolidSample, choose, phrase, surd
 from pipelines.solid.program import num, point, program
 
@@ -43,7 +43,15 @@ def sample(rng: np.random.Generator, kind: str) -> dict:
     heights = list(range(max(2, int(np.ceil(0.7 * r))), 2 * r + 2))
     return {"solid": kind, "r": r, "h": choose(rng, heights), "d": choose(rng, list(range(r))),
             "phi": phi, "elev": choose(rng, list(range(14, 32, 2))), "side": choose(rng, [1, -1]),
-            "style": int(rng.integers(1000))}
+            "style": int(rng.integers(1000)), "given": given.sample(rng)}
+
+
+def box(p: dict, ring: list[str]) -> tuple[list[str], list[str]]:
+    """The box of given values (mathtext) and the same values in the caption's words."""
+    values = [("r", p["r"]), ("h", p["h"])] + ([("OM", p["d"])] if p["d"] else [])
+    lines = (["Given: " + ", ".join(f"${k}$ = {v}" for k, v in values[:2])] + [f"${k}$ = {v}" for k, v in values[2:]]
+             + ["Find: the area of $" + "".join(ring) + "$"])
+    return lines, [f"{k} = {v}" for k, v in values]
 
 
 def _points(p: dict, s: revolution.Stack) -> dict[str, np.ndarray]:
@@ -82,11 +90,17 @@ def build(p: dict, family: str) -> SolidSample:
     cyl = p["solid"] == "cylinder"
     ring = ["A", "B", "B_1", "A_1"] if cyl else ["S", "A", "B"]
     page = _page(p, s, ring)
+    caption = _caption(p, ring)
+    if p.get("given"):
+        lines, values = box(p, ring)
+        lims, size, centre = given.attach(page["lims"], page["inch"], lines, p["given"])
+        page |= {"lims": lims, "figsize": size, "given": (lines, centre)}
+        caption += " " + given.words(p["given"], values, f"the area of {''.join(ring).replace('_', '')}")
     code = program(_doc(p), _setup(p, s, page), revolution.funcs(s) + ((kernels.dimension,) if cyl else ()),
                    _body(p, s, ring, page))
     question = phrase(p, [f"Find the area of the section {''.join(ring).replace('_', '')}.",
                           "What is the area of the shaded cross-section?"])
-    return SolidSample(family, f"cross_section/{p['solid']}", p, code, _caption(p, ring), question, area(p))
+    return SolidSample(family, f"cross_section/{p['solid']}", p, code, caption, question, area(p))
 
 
 def _page(p: dict, s: revolution.Stack, ring: list[str]) -> dict:
@@ -108,7 +122,7 @@ def _page(p: dict, s: revolution.Stack, ring: list[str]) -> dict:
     if p["d"]:
         anchors["d"], texts["d"] = tuple(pts["M"] / 2), f"{p['d']}"
     offsets, lims, size = layout.arrange(anchors, texts, inch, segments, discs, 0.3 * inch)
-    return {"offsets": offsets, "texts": texts, "lims": lims, "figsize": size, "gap": gap}
+    return {"offsets": offsets, "texts": texts, "lims": lims, "figsize": size, "gap": gap, "inch": inch}
 
 
 def _doc(p: dict) -> str:
@@ -127,6 +141,7 @@ def _setup(p: dict, s: revolution.Stack, page: dict) -> str:
         + "}  # where each name sits relative to its point",
         "VALUE_OFFSETS = {" + ", ".join(f'"{k}": {point(v)}' for k, v in values.items())
         + "}  # where the height and the distance are written",
+    ] + (given.setup_lines(*page["given"]) if page.get("given") else []) + [
         f"LIMITS = {page['lims']}",
         f"FIGSIZE = {page['figsize']}  # inches: the page is cropped to the figure",
     ])
@@ -164,8 +179,10 @@ def _body(p: dict, s: revolution.Stack, ring: list[str], page: dict) -> str:
     else:
         body.append('ax.text(*(P["S"] / 2 + VALUE_OFFSETS["h"]), "%g" % H2, fontsize=13, ha="center", va="center")')
     body += ["for name, (dx, dy) in LABEL_OFFSETS.items():",
-             '    ax.text(P[name][0] + dx, P[name][1] + dy, f"${name}$", fontsize=15, ha="center", va="center")',
-             "ax.set_xlim(LIMITS[0])", "ax.set_ylim(LIMITS[1])", 'ax.set_aspect("equal")', 'ax.axis("off")']
+             '    ax.text(P[name][0] + dx, P[name][1] + dy, f"${name}$", fontsize=15, ha="center", va="center")']
+    if page.get("given"):
+        body.append(given.BODY)
+    body += ["ax.set_xlim(LIMITS[0])", "ax.set_ylim(LIMITS[1])", 'ax.set_aspect("equal")', 'ax.axis("off")']
     return "\n".join(body)
 
 

@@ -124,7 +124,9 @@ class SurfaceIntegral:
         return {"surface": kind, "terms": surface_terms(kind, rng, region), "region": region,
                 "arrows": choose(rng, [2, 3, 4]), "elev": grid(rng, 15, 45, 3), "azim": azim,
                 "color": choose(rng, list(COLORS)),
-                "mesh": choose(rng, ["shaded", "wire"]), "style": int(rng.integers(1000))}
+                "mesh": choose(rng, ["shaded", "wire"]), "style": int(rng.integers(1000)),
+                # a second, flat panel with D seen from above, beside or below the 3-D plot
+                "panel": choose(rng, [None, None, "right", "below"])}
 
     def build(self, p: dict) -> SolidSample:
         terms, region = p["terms"], p["region"]
@@ -156,9 +158,15 @@ class SurfaceIntegral:
                  f"def f_y(x, y):\n    return {fy} + 0 * y\n\n\n{grid}\nZ = f(X, Y)")
         Z = evaluate(setup, "Z")
         arrow = num(0.2 * float(np.ptp(evaluate(setup, "X"))) + 0.3, 2)  # arrows in scale with D
+        panel = p.get("panel")
+        size, grid = {None: ((6, 6), None), "right": ((9.5, 6), "1, 2, width_ratios=(2, 1)"),
+                      "below": ((6, 9), "2, 1, height_ratios=(2, 1)")}[panel]
+        head = (f"fig = plt.figure(figsize={size})\ncells = fig.add_gridspec({grid})  # the 3-D plot takes two thirds\n"
+                'ax = fig.add_subplot(cells[0], projection="3d")' if grid
+                else f'fig = plt.figure(figsize={size})\nax = fig.add_subplot(projection="3d")')
+        head = head.replace("\n", "\n" + " " * 12)
         body = f'''
-            fig = plt.figure(figsize=(6, 6))
-            ax = fig.add_subplot(projection="3d")
+            {head}
             {surface_code(p)}
             ax.plot_surface(X, Y, 0 * Z, color="0.75", alpha=0.45, lw=0, shade=False)  # D on the plane z = 0
             ax.plot(BX, BY, 0 * BX, color="k", lw=1.4)
@@ -181,6 +189,17 @@ class SurfaceIntegral:
             ax.view_init(elev={p['elev']}, azim={p['azim']})
             ax.set_title("S: z = {words(f)} over D", fontsize=12)
             '''
+        if panel:
+            body += f'''
+            flat = fig.add_subplot(cells[1])  # D in the xy-plane, seen from above
+            flat.fill(BX, BY, color="0.9")
+            flat.plot(BX, BY, color="k", lw=1.4)
+            flat.plot(PX, PY, "o", color="crimson", ms=5)  # where the normals start
+            flat.set_aspect("equal")
+            flat.set_xlabel("x")
+            flat.set_ylabel("y")
+            flat.set_title("the region D", fontsize=12)
+            '''
         code = program(f"The surface S: z = {words(f)} over {region_words}, with upward unit normals.",
                        setup, (), body)
         zmin, zmax = float(Z.min()), float(Z.max())
@@ -193,7 +212,10 @@ class SurfaceIntegral:
             f"{count_word(n_arrows).capitalize()} red arrows show upward unit normals (-f_x, -f_y, 1)/|·| of S, "
             f"with f_x = {words(fx)} and f_y = {words(fy)}.",
             f"Axes are to equal scale, viewed from elevation {p['elev']}° and azimuth {p['azim']}°.",
-        ])
+            (f"A second panel {'to the right' if p.get('panel') == 'right' else 'below'} shows the region D "
+             "in the xy-plane from above, shaded grey with its boundary in black, and crimson dots where the "
+             "normals start." if p.get("panel") else ""),
+        ]).strip()
         question = ("Compute the flux of F(x, y, z) = (x, y, z) through S, oriented by the upward normal, "
                     "i.e. ∬_S F · n dS.")
         return SolidSample(self.name, f"surface_integral/{p['surface']}", p, code, caption, question,

@@ -45,7 +45,9 @@ class ThreeView:
         view = projection.sample_view(rng, ("ortho",))
         heights = voxels.sample_heights(rng, difficulty, view)
         return {"heights": heights, "view": view, "variant": choose(rng, ["solid", "numbered"]),
-                "layout": choose(rng, list(LAYOUTS)), "style": int(rng.integers(1000))}
+                "layout": choose(rng, list(LAYOUTS)), "style": int(rng.integers(1000)),
+                # views on squared paper, one square per cube face, as exam papers print them
+                "paper": choose(rng, ["plain", "squared"])}
 
     def build(self, p: dict) -> SolidSample:
         heights = p["heights"]
@@ -75,7 +77,8 @@ def _setup(p: dict) -> str:
         f"# from its side, so the front of the solid is toward the other side.\nVIEWS = {{\n{views}\n}}",
         f"PANELS = {panels}  # {p['layout']} projection: (row, column) of each view\n"
         f"PICTURE = {solid}  # the panel left for the solid itself",
-        f"HIDDEN = (0, (4, 3))  # dash pattern of hidden lines\nLIMITS = (-0.6, {span + 0.6})  # same scale in every view, so the views line up",
+        f"HIDDEN = (0, (4, 3))  # dash pattern of hidden lines\nLIMITS = (-0.6, {span + 0.6})  # same scale in every view, so the views line up\n"
+        f"SQUARES = {span if p.get('paper') == 'squared' else 0}  # squared paper of this many unit squares a side (0: none)",
     ]
     if p["variant"] == "solid":
         parts.append(projection.source(p["view"]).rstrip())
@@ -94,6 +97,9 @@ def _body(p: dict, numbered: bool) -> str:
         for title, vox in VIEWS.items():
             ax = axs[PANELS[title]]
             visible, hidden = view_lines(vox)
+            if SQUARES:  # the squared paper under the view
+                ax.vlines(range(SQUARES + 1), 0, SQUARES, color="0.75", lw=0.7, zorder=0)
+                ax.hlines(range(SQUARES + 1), 0, SQUARES, color="0.75", lw=0.7, zorder=0)
             for style, segments in (("-", visible), (HIDDEN, hidden)):
                 for (u0, v0), (u1, v1) in merge(segments):
                     ax.plot([u0, u1], [v0, v1], color="k", lw=1.6, ls=style)
@@ -134,6 +140,10 @@ def _text(p: dict, lines: dict) -> tuple[str, str, str]:
         dashed = f"{len(hidden)} dashed hidden line{'s' if len(hidden) != 1 else ''}" if hidden else "no hidden lines"
         per_view.append(f"the {title.lower()} is {w} units wide and {h} high with {len(visible)} solid and {dashed}")
     layout = LAYOUT_WORDS[p["layout"]]
+    if p.get("paper") == "squared":
+        span = max(rows, cols, tall)
+        layout += (f"; each view is drawn on squared paper, {span} by {span} grey unit squares, "
+                   "so a cube's face fills one square")
     names = [title.split()[0].lower() for title in LAYOUTS[p["layout"]][0]]
     if p["variant"] == "numbered":
         layout += "; each cell of the top view carries the number of cubes stacked there."

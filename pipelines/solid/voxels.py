@@ -10,7 +10,7 @@ import numpy as np
 from pipelines.solid import projection
 from pipelines.solid.base import count_word
 
-SIZES = {1: [(2, 2), (3, 2), (2, 3), (3, 3)], 2: [(3, 2), (3, 3), (4, 2)], 3: [(3, 3), (4, 3), (4, 4)]}  # (cols, rows)
+SIZES = {1: [(2, 2), (3, 2), (2, 3), (3, 3), (4, 2), (4, 3)], 2: [(3, 2), (3, 3), (4, 2)], 3: [(3, 3), (4, 3), (4, 4)]}  # (cols, rows)
 TALLEST = {1: 3, 2: 3, 3: 4}
 
 

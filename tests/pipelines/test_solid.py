@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pipelines.solid import FAMILIES, SolidSample, generate
-from pipelines.solid import (base, combined_solid, cube_net, cross_section, kernels, labels, layout, nets, polyhedron,
+from pipelines.solid import (base, combined_solid, cube_net, cross_section, given, kernels, labels, layout, nets, polyhedron,
                              round_section, spatial_curve, surface_integral, three_view, voxels)
 
 FOUNDATION = ["cube_net", "three_view", "cube_stack", "polyhedron"]
@@ -443,3 +443,101 @@ def test_spatial_curve_caption_matches_program():
         start = ", ".join(f"{v:.2f}".rstrip("0").rstrip(".").replace("-0", "0") if abs(v) > 1e-9 else "0"
                           for v in (scope["x"][0], scope["y"][0], scope["z"][0]))
         assert f"({start})" in s.caption, (start, s.caption)
+
+
+# --- structural variants: given-values boxes, candidate cubes, squared paper, region panels -------
+
+def with_variant(family: str, key: str, value, count: int = 4) -> list[SolidSample]:
+    """Samples whose θ has key == value (found by seed, so θ stays a real draw)."""
+    out = []
+    for seed in range(400):
+        s = generate(family, np.random.default_rng(seed), 1)
+        if s.params.get(key) == value:
+            out.append(s)
+        if len(out) == count:
+            break
+    assert out, (family, key, value)
+    return out
+
+
+def render(batch: list[SolidSample]) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "MPLBACKEND": "Agg", "HOME": os.environ.get("HOME", "/tmp")}
+    run = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps([s.code for s in batch]),
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert all(figs == 1 for figs, _ in json.loads(run.stdout.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("family", ["polyhedron", "cross_section", "combined_solid"])
+def test_given_box_stays_outside_the_drawing(family):
+    batch = []
+    for where in given.PLACES:
+        for s in with_variant(family, "given", where, 3):
+            scope: dict = {}
+            exec(s.code.split("fig = plt.figure")[0], scope)  # parameters and helpers, nothing drawn
+            lines, (cx, cy) = scope["GIVEN"], scope["GIVEN_AT"]
+            (x0, x1), (y0, y1) = scope["LIMITS"]
+            w, h = given.box_size(lines)
+            inch = (x1 - x0) / scope["FIGSIZE"][0]
+            assert x0 <= cx - w * inch / 2 and cx + w * inch / 2 <= x1 + 1e-6  # on the page
+            assert y0 <= cy - h * inch / 2 and cy + h * inch / 2 <= y1 + 1e-6
+            text = s.caption.split("a framed box gives ")[1]
+            assert {"right": "To the right of", "left": "To the left of", "below": "Below"}[where] in s.caption
+            assert lines[-1].startswith("Find:") and text.split(" and asks for ")[1].rstrip(".")
+            batch.append(s)
+    render(batch)
+
+
+def test_given_box_values_match_theta():
+    for s in with_variant("polyhedron", "given", "right", 6):
+        for seg, v in polyhedron.given_values(s.params):
+            assert f"{seg} = {v:g}".replace("_", "") in s.caption
+            assert f"${seg}$ = {v:g}" in s.code
+    for s in with_variant("combined_solid", "given", "below", 6):
+        assert f"r = {s.params['r']:g}" in s.caption and "Find: the volume" in s.code
+
+
+def test_drawing_left_of_a_box_is_unchanged():
+    """The box only widens the page: labels and dimensions keep their places."""
+    s = with_variant("polyhedron", "given", "left", 1)[0]
+    plain = FAMILIES["polyhedron"].build(s.params | {"given": None})
+    offsets = [ln for ln in s.code.splitlines() if ln.startswith("LABEL_OFFSETS")]
+    assert offsets == [ln for ln in plain.code.splitlines() if ln.startswith("LABEL_OFFSETS")]
+    assert "GIVEN" not in plain.code and "framed box" not in plain.caption
+
+
+def test_cube_net_choices_have_one_foldable_cube():
+    batch = with_variant("cube_net", "question", "choice", 8)
+    for s in batch:
+        p = s.params
+        good = [n for n, c in zip(cube_net.ROMAN, p["choices"]) if cube_net.foldable(p, c)]
+        assert len(good) == 1 and s.answer == f"({good[0]})"
+        assert len({(c["top"], c["front"], c["right"]) for c in p["choices"]}) == 4
+        for n, c in zip(cube_net.ROMAN, p["choices"]):
+            assert f"({n}) {c['top']} on top, {c['front']} in front and {c['right']} on the right" in s.caption
+        assert s.template.endswith("/choice")
+    render(batch)
+
+
+def test_foldable_agrees_with_the_known_net():
+    p = cross_params("fold", "C", "D")
+    assert cube_net.foldable(p, {"top": "F", "front": "D", "right": "A"})
+    assert not cube_net.foldable(p, {"top": "F", "front": "A", "right": "D"})  # mirror image
+    assert not cube_net.foldable(p, {"top": "F", "front": "D", "right": "C"})  # C is opposite F
+
+
+def test_three_view_squared_paper():
+    batch = with_variant("three_view", "paper", "squared", 3)
+    for s in batch:
+        h = s.params["heights"]
+        span = max(len(h), len(h[0]), max(map(max, h)))
+        assert f"SQUARES = {span}" in s.code and f"{span} by {span} grey unit squares" in s.caption
+    render(batch)
+
+
+def test_surface_region_panel():
+    batch = with_variant("surface_integral", "panel", "right", 2) + with_variant("surface_integral", "panel", "below", 2)
+    for s in batch:
+        assert "flat = fig.add_subplot(cells[1])" in s.code
+        assert f"A second panel {'to the right' if s.params['panel'] == 'right' else 'below'}" in s.caption
+    render(batch)
