@@ -1,24 +1,27 @@
 """The global near-duplicate index: exact Hamming-radius search over 64-bit perceptual hashes.
 
 `HammingIndex` answers "is any kept hash within `threshold` bits of this one?" without scanning
-everything, by multi-index hashing (Norouzi et al.): the 64 bits are split into m fields; if two
-hashes differ in at most T bits, some field differs in at most r = T // m bits (pigeonhole), so
-probing each field's buckets within radius r finds every true neighbour. The search is exact for
-any data; the data only decides how fast it is. Real plot hashes are biased (white backgrounds:
-the DC bit is always 1, low-frequency bits lean one way), so the bits are assigned to fields from
-the first 4,096 hashes inserted: dealt round-robin by entropy, then swapped between fields while
-that lowers bucket collisions (on rendered plot hashes: 3x fewer candidates than contiguous
-fields). Hamming distance is invariant under a bit permutation, so hashes are stored permuted and
-each field is a contiguous bit range. At threshold 4 the plan is 3 fields of 21 bits probed
-within radius 1, which measured 4-5x fewer candidates than 5 exact 13-bit fields.
+everything, by multi-index hashing (Norouzi et al.): the 64 bits are split into disjoint fields,
+each probed within its own radius r_f; when sum(r_f + 1) > T, two hashes within T bits are
+within r_f in some field (pigeonhole), so the probes find every true neighbour. The search is
+exact for any data; the data only decides how fast it is. At threshold 4 the plan is 4 fields
+(18, 16, 15, 15 bits) with radii (1, 0, 0, 0): 22 probes per query, against 66 for 3 fields of
+21 bits all within radius 1. Opening a bucket costs far more than reading one more candidate in
+it, so fewer probes into larger buckets won: 1.5x less index time at one million, measured side
+by side (`_plan` models this trade-off for any threshold). Real plot hashes are biased (white
+backgrounds: the DC bit is always 1, low-frequency bits lean one way), so the bits are assigned
+to fields from the first 4,096 hashes inserted: dealt round-robin by entropy, then swapped
+between fields while that lowers bucket collisions (on rendered plot hashes: 3x fewer candidates
+than contiguous fields). Hamming distance is invariant under a bit permutation, so hashes are
+stored permuted and each field is a contiguous bit range.
 
 Storage is log-structured so inserts stay cheap: rows are appended, the newest few are scanned
-directly, and older rows live in immutable segments (per field: row order sorted by key, a
-bucket-offset table, and a 32-bit tag of each hash in the same order) that merge into the one
-before while it is under 4x their size. A whole batch is searched at once per segment: all its
-probed buckets are expanded into one candidate array, filtered on the tags (read in sequence),
-and only the few survivors are gathered by row for the exact distance. Ids are a crc32 per row
-plus zlib-compressed chunks, decoded only when a crc matches.
+directly, and older rows live in immutable segments (per field: the hashes in bucket order and a
+bucket-offset table; the row order for the first field only) that merge into the one before
+while it is under 4x their size. The probe and scan loops are compiled with numba: a batch's
+candidates are read in sequence and decided exactly where they lie, with no candidate arrays and
+no gather by row. Ids are a crc32 per row plus zlib-compressed chunks, decoded only when a crc
+matches.
 
 Semantics of `admit` (batch = the one-by-one definition, in order): a hash is admitted iff no
 entry with a different id is within the threshold, counting entries admitted earlier in the same
@@ -33,7 +36,7 @@ in-batch conflicts, then inserts each admitted entry into its shard. The router 
 at a time, and that single serialisation point is what makes check-and-insert exact across
 shards: two racing callers can never both admit a near-duplicate pair. Trade-off: memory and
 search work scale out with S, writes do not (one router round trip per batch, a few ms), which is
-ample here (a single actor checks ~80k hashes/s with a million entries). Routing by hash band
+ample here (a single actor checks ~200k hashes/s with a million entries). Routing by hash band
 instead would let bands check in parallel without a router, but near pairs can straddle bands,
 so it needs every hash replicated into m bands and a cross-shard lock per batch: m times the
 memory and a distributed lock, for throughput the pipeline does not need.
@@ -46,57 +49,69 @@ import zlib
 from dataclasses import dataclass
 from math import comb
 
+import numba
 import numpy as np
 import ray
+from numba.extending import intrinsic
 
-_MAX_FIELDS = 6  # 4 B of row order per field per hash: the 64 B/hash budget allows no more
-_MAX_FIELD_BITS = 21  # a segment buckets on at most log2(size) + 1: offsets <= 8 B/row/field
+# Per field and row a segment holds an 8 B hash and at most 4 B of bucket offsets; with 4 B of
+# row order and ~6 B of id per row, 4 fields (58 B at worst) is what the 64 B/hash budget allows.
+_MAX_FIELDS = 4
+_MAX_FIELD_BITS = 21  # segments key on at most log2(size) bits: wider only pays past 2M hashes
+# A probe opens a bucket at a random place (a likely cache miss) while candidates are read in
+# sequence, so a probe is priced as 30 candidates of uniform hashes: at threshold 4 any price
+# from 10 to 50 picks the 4-field plans that measured fastest at one million.
+_PROBE_COST = 30
 _TAIL_ROWS = 256  # rows scanned directly before they are indexed into a segment
 _LEARN_ROWS = 4096  # hashes seen before the bit assignment is learned
 _CHUNK = 1024  # admit works in chunks so in-batch conflict search stays small
 _ID_CHUNK = 256
-# A segment buckets on log2(its size) + 1 bits per field: 2x the offset memory of one bucket
-# per row, for ~30% fewer candidates; compressing the ids freed the room.
-_EXTRA_BITS = 1
 # A segment absorbs the next while it is under 4x its size: fewer, larger segments probe fewer
-# coarse buckets (measured 5% faster than 2x at one million, for more merge work).
+# buckets, for more merge work.
 _MERGE_RATIO = 4
-
-
-def popcount(x: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(x)
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """Field layout for one threshold: `fields` widths (bits), probe radius `radius` per field."""
+    """Field layout for one threshold: `fields` widths (bits) and the probe radius of each.
+
+    Exact when sum(radius + 1) > threshold: a pair farther than its radius in every field
+    differs in at least that many bits (pigeonhole).
+    """
 
     fields: tuple[int, ...]
-    radius: int
+    radii: tuple[int, ...]
 
     @property
     def starts(self) -> tuple[int, ...]:
         return tuple(itertools.accumulate((0,) + self.fields[:-1]))
 
-    @property
-    def ends(self) -> tuple[int, ...]:
-        return tuple(itertools.accumulate(self.fields))
-
 
 def _plan(threshold: int, n_ref: int = 1 << 20) -> _Plan:
-    """Pick the field count minimising probes plus expected candidates at about n_ref hashes."""
-    best: tuple[float, _Plan] | None = None
+    """The layout with the least modelled query cost at about n_ref hashes: for each field
+    count, radii as even as pigeonhole allows, and the fields probed one bit wider given a
+    width of their own (a radius-1 field wants more bits than an exact one)."""
+    plans = []
     for m in range(1, _MAX_FIELDS + 1):
-        radius = threshold // m
-        widths = [min(_MAX_FIELD_BITS, 64 // m + (i < 64 % m)) for i in range(m)]
-        bits = min(widths)
-        probes = sum(comb(bits, i) for i in range(radius + 1))
-        # A probe costs about as much as ~10 candidate distance checks in numpy.
-        cost = m * probes * (10 + n_ref / 2**bits)
-        if best is None or cost < best[0]:
-            best = (cost, _Plan(tuple(widths), radius))
-    assert best is not None
-    return best[1]
+        need = threshold + 1
+        radii = tuple(max(0, need // m - 1 + (i < need % m)) for i in range(m))
+        wide = sum(r > radii[-1] for r in radii)
+        for w in range(1, _MAX_FIELD_BITS + 1) if 0 < wide < m else [0]:
+            plans.append(_Plan((w,) * wide + _split(64 - wide * w, m - wide), radii))
+    return min(plans, key=lambda p: _cost(p, n_ref))
+
+
+def _split(bits: int, m: int) -> tuple[int, ...]:
+    return tuple(min(_MAX_FIELD_BITS, bits // m + (i < bits % m)) for i in range(m))
+
+
+def _cost(plan: _Plan, n_ref: int) -> float:
+    """Probes plus expected candidates per query, in candidates (uniform hashes)."""
+    cost = 0.0
+    for width, radius in zip(plan.fields, plan.radii):
+        bits = min(width, n_ref.bit_length() - 1)
+        cost += sum(comb(bits, i) for i in range(radius + 1)) * (_PROBE_COST + n_ref / 2**bits)
+    return cost
 
 
 def _learn_permutation(sample: np.ndarray, plan: _Plan) -> np.ndarray:
@@ -126,22 +141,29 @@ def _learn_permutation(sample: np.ndarray, plan: _Plan) -> np.ndarray:
 def _improve_by_swaps(bits: np.ndarray, members: list[list[int]]) -> None:
     # Keys are updated by the swapped bit only (a full recompute per swap was most of the cost).
     keys = [bits[:, m] @ (1 << np.arange(len(m), dtype=np.int64)) for m in members]
-    cost = [_collisions(k) for k in keys]
+    counts = np.zeros(1 << max(map(len, members)), dtype=np.int64)
+    cost = [_collisions(k, counts) for k in keys]
     for a, b in itertools.combinations(range(len(members)), 2):
         for i, j in itertools.product(range(len(members[a])), range(len(members[b]))):
             ba, bb = bits[:, members[a][i]], bits[:, members[b][j]]
             ka, kb = keys[a] + ((bb - ba) << i), keys[b] + ((ba - bb) << j)
-            ca, cb = _collisions(ka), _collisions(kb)
+            ca, cb = _collisions(ka, counts), _collisions(kb, counts)
             if ca + cb < cost[a] + cost[b]:
                 members[a][i], members[b][j] = members[b][j], members[a][i]
                 keys[a], keys[b], cost[a], cost[b] = ka, kb, ca, cb
 
 
-def _collisions(keys: np.ndarray) -> int:
-    """Summed squared bucket sizes: the expected number of candidates per query."""
-    keys = np.sort(keys)
-    counts = np.diff(np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True]))
-    return int((counts * counts).sum())
+@numba.njit(cache=True, nogil=True)
+def _collisions(keys, counts):
+    """Summed squared bucket sizes (the expected candidates per query), counted in `counts`
+    (all zero, and left so): 10x faster than sorting the keys."""
+    total = 0
+    for k in keys:
+        total += 2 * counts[k] + 1  # (c + 1)^2 - c^2
+        counts[k] += 1
+    for k in keys:
+        counts[k] = 0
+    return total
 
 
 class _Permuter:
@@ -164,105 +186,193 @@ class _Permuter:
         return out
 
 
-_FLIPS: dict[tuple[int, int], np.ndarray] = {}
+_FLIPS: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _flips(bits: int, radius: int) -> np.ndarray:
-    """Every XOR mask of `bits` bits with at most `radius` ones."""
-    key = (bits, radius)
+def _flips(bits: tuple[int, ...], radii: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per field, every XOR mask of its `bits` key bits with at most its radius ones (rows of
+    a table padded to the longest), and how many each field has."""
+    key = (bits, radii)
     if key not in _FLIPS:
-        masks = [sum(1 << i for i in c) for r in range(min(radius, bits) + 1)
-                 for c in itertools.combinations(range(bits), r)]
-        _FLIPS[key] = np.array(masks, dtype=np.uint64)
+        masks = [[sum(1 << i for i in c) for r in range(min(radius, b) + 1)
+                  for c in itertools.combinations(range(b), r)] for b, radius in zip(bits, radii)]
+        table = np.zeros((len(masks), max(map(len, masks))), dtype=np.int64)
+        for f, m in enumerate(masks):
+            table[f, : len(m)] = m
+        _FLIPS[key] = (table, np.array([len(m) for m in masks], dtype=np.int64))
     return _FLIPS[key]
 
 
 class _Segment:
-    """Immutable multi-index over rows [start, start + size) of a (permuted) hash array.
+    """Immutable multi-index over rows [start, start + size) of the (permuted) hashes.
 
-    A segment buckets on the low log2(size) + 1 bits of each field at most, so its offset
-    tables cost at most 8 B per row per field; a coarser bucket is a superset of the exact one,
-    so the search stays exact. Each field keeps, in bucket order beside the row order, a 32-bit
-    tag of each hash (bits outside the field): candidates are screened on it in sequence, where
-    gathering every candidate's hash by row was a cache miss each (2x slower at one million).
-    A tag distance is a lower bound of the full one, so the screen never drops a true hit.
+    Per field, the hashes themselves are stored in bucket order (a counting sort on the field's
+    key) behind a bucket-offset table, so a probe reads its candidates in sequence and decides
+    each exactly there (screening on 32-bit tags, then gathering the survivors by row, let 15x
+    more candidates than true hits through, a cache miss each). Only field 0 keeps the row of
+    each position: a hit first met in another field finds its row in field 0's bucket of that
+    hash, which is rare (true hits) and saves 4 B per row and field.
+
+    A segment buckets on the low log2(size) bits of each field at most, so its offset tables
+    cost at most 4 B per row per field; a coarser bucket is a superset of the exact one, so
+    the search stays exact.
     """
 
     def __init__(self, hashes: np.ndarray, start: int, plan: _Plan):
         self.start, self.size = start, len(hashes)
-        self.bits = max(1, min(min(plan.fields), int(np.log2(max(self.size, 1))) + _EXTRA_BITS))
-        nb = 1 << self.bits
-        order, offsets = [], []
-        for f, shift in enumerate(plan.starts):
-            keys = self.keys(hashes, shift).astype(np.uint32)
-            order.append(np.argsort(keys).astype(np.uint32))  # order inside a bucket is free
-            edges = np.cumsum(np.bincount(keys, minlength=nb)) + f * self.size
-            offsets.append(np.r_[f * self.size, edges].astype(np.uint32))
-        self.order = np.concatenate(order)
-        self.offsets = np.concatenate(offsets)
-        self.tags = np.concatenate([_tag(hashes[o], end) for o, end in
-                                    zip(self.order.reshape(len(plan.fields), -1), plan.ends)])
-
-    def keys(self, hashes: np.ndarray, shift: int) -> np.ndarray:
-        return (hashes >> np.uint64(shift)) & np.uint64((1 << self.bits) - 1)
+        cap = max(1, self.size.bit_length() - 1)
+        self.bits = np.array([min(w, cap) for w in plan.fields], dtype=np.int64)
+        self.shifts = np.array(plan.starts, dtype=np.uint64)
+        self.flips, self.n_flips = _flips(tuple(self.bits.tolist()), plan.radii)
+        self.radii = np.array(plan.radii, dtype=np.int64)
+        self.codes, self.offsets, self.bases, self.rows = _build(hashes, self.shifts, self.bits)
 
     def nbytes(self) -> int:
-        return self.order.nbytes + self.offsets.nbytes + self.tags.nbytes
+        return self.codes.nbytes + self.offsets.nbytes + self.rows.nbytes
 
-    def hits(self, queries: np.ndarray, stored: np.ndarray, plan: _Plan, threshold: int
+    def hashes(self) -> np.ndarray:
+        """The segment's hashes in row order (what a merge rebuilds from)."""
+        out = np.empty(self.size, dtype=np.uint64)
+        out[self.rows] = self.codes[: self.size]
+        return out
+
+    def hits(self, queries: np.ndarray, threshold: int
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(query index, row, distance) for rows within `threshold` of a query (repeats possible).
-
-        Candidates are rows sharing a bucket within the probe radius in some field; they are
-        filtered here, segment by segment, so the large candidate arrays never pile up.
-        """
-        n_probe = len(_flips(self.bits, plan.radius))
-        slot = self._slots(queries, plan).ravel()  # (field, query, probe) order
-        lo = self.offsets[slot]
-        count = self.offsets[slot + 1] - lo
-        full = np.flatnonzero(count)
-        if len(full) == 0:
-            return _no_hits()
-        lo, count = lo[full].astype(np.int32), count[full].astype(np.int32)
-        ends = np.cumsum(count, dtype=np.int64)
-        # Bucket positions of every candidate as one cumsum of steps: +1 inside a bucket, a jump
-        # at each bucket start (cheaper than repeat + arange over ~10^5-10^6 candidates). int32
-        # suffices (positions < fields x size) and halves the memory traffic.
-        step = np.ones(int(ends[-1]), dtype=np.int32)
-        step[0] = lo[0]
-        step[ends[:-1]] = lo[1:] - (lo[:-1] + count[:-1] - 1)
-        pos = np.cumsum(step, dtype=np.int32)
-        # First on the 32 bits after the field, read in bucket order; only the few that pass
-        # are gathered by row for the exact distance.
-        field_query = full // n_probe
-        tags = np.stack([_tag(queries, end) for end in plan.ends]).ravel()
-        maybe = np.flatnonzero(popcount(self.tags[pos] ^ np.repeat(tags[field_query], count))
-                               <= threshold)
-        qi = field_query[np.searchsorted(ends, maybe, side="right")] % len(queries)
-        rows = self.order[pos[maybe]].astype(np.int64) + self.start
-        dist = popcount(stored[rows] ^ queries[qi]).astype(np.int64)
-        near = dist <= threshold
-        return qi[near], rows[near], dist[near]
-
-    def _slots(self, queries: np.ndarray, plan: _Plan) -> np.ndarray:
-        """Offset-table index of every probed bucket, shape (field, query, probe)."""
-        flips = _flips(self.bits, plan.radius)
-        keys = np.stack([self.keys(queries, s) for s in plan.starts])
-        slot = (keys[:, :, None] ^ flips[None, None, :]).astype(np.int64)
-        slot += (np.arange(len(plan.fields)) * ((1 << self.bits) + 1))[:, None, None]
-        return slot
+        """(query index, row, distance) of each stored row within `threshold` of a query, once."""
+        return _collect(_probe, queries, self.shifts, self.bits, self.flips, self.n_flips,
+                        self.radii, self.offsets, self.bases, self.codes, self.rows, self.start,
+                        threshold)
 
 
-def _tag(hashes: np.ndarray, end: int) -> np.ndarray:
-    """The 32 bits that follow bit `end` (cyclically): disjoint from a field ending there."""
-    end %= 64
-    rotated = (hashes >> np.uint64(end)) | (hashes << np.uint64((64 - end) % 64))
-    return rotated.astype(np.uint32)
+@intrinsic
+def _ctpop(typingctx, x):
+    """One popcnt instruction (numba has no popcount of its own)."""
+    return x(x), lambda context, builder, sig, args: builder.ctpop(args[0])
 
 
-def _no_hits() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    empty = np.zeros(0, dtype=np.int64)
-    return empty, empty, empty
+@numba.njit(cache=True, nogil=True)
+def _key(h, shift, bits):
+    return np.int64((h >> shift) & ((np.uint64(1) << np.uint64(bits)) - np.uint64(1)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _build(hashes, shifts, bits):
+    """Counting sort of the hashes on each field's key: (codes, offsets, bases, field 0 rows).
+
+    Field f's bucket k is codes[offsets[bases[f] + k] : offsets[bases[f] + k + 1]]. The sort is
+    stable, so equal hashes keep their row order in every field.
+    """
+    n, m = len(hashes), len(shifts)
+    bases = np.zeros(m + 1, dtype=np.int64)
+    for f in range(m):
+        bases[f + 1] = bases[f] + (1 << bits[f]) + 1
+    codes = np.empty(m * n, dtype=np.uint64)
+    offsets = np.zeros(bases[m], dtype=np.uint32)
+    rows = np.empty(n, dtype=np.uint32)
+    for f in range(m):
+        table = offsets[bases[f] : bases[f + 1]]
+        for h in hashes:
+            table[_key(h, shifts[f], bits[f]) + 1] += 1
+        table[0] = f * n
+        for k in range(len(table) - 1):
+            table[k + 1] += table[k]
+        fill = table[:-1].copy()
+        for r in range(n):
+            k = _key(hashes[r], shifts[f], bits[f])
+            codes[fill[k]] = hashes[r]
+            if f == 0:
+                rows[fill[k]] = r
+            fill[k] += 1
+    return codes, offsets, bases, rows
+
+
+@numba.njit(cache=True, nogil=True)
+def _probe(out, queries, shifts, bits, flips, n_flips, radii, offsets, bases, codes, rows, start,
+           threshold):
+    """Fill `out` with (query, row, distance) for every stored row within `threshold` of a
+    query, each pair once; return their count (the caller retries with a larger `out` if short).
+
+    A hit is reported by the first field whose probe reaches it. Field 0 knows its rows; a hit
+    first reached in a later field is looked up in field 0's bucket of its hash (all rows
+    holding that hash, so only its first occurrence in the later bucket reports).
+    """
+    n = 0
+    for i in range(len(queries)):
+        q = queries[i]
+        for f in range(len(shifts)):
+            key = _key(q, shifts[f], bits[f])
+            for j in range(n_flips[f]):
+                slot = bases[f] + (key ^ flips[f, j])
+                lo, hi = np.int64(offsets[slot]), np.int64(offsets[slot + 1])
+                if not _any_near(codes, lo, hi, q, threshold):
+                    continue
+                for p in range(lo, hi):
+                    d = _ctpop(codes[p] ^ q)
+                    if d > threshold or _reported_before(codes, p, lo, q, f, shifts, bits, radii):
+                        continue
+                    if f == 0:
+                        n = _emit(out, n, i, start + rows[p], d)
+                        continue
+                    k0 = _key(codes[p], shifts[0], bits[0])
+                    for p0 in range(offsets[k0], offsets[k0 + 1]):
+                        if codes[p0] == codes[p]:
+                            n = _emit(out, n, i, start + rows[p0], d)
+    return n
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _any_near(codes, lo, hi, q, threshold):
+    """Is any code in [lo, hi) within the threshold? Almost never: counting without a branch
+    lets the loop vectorise, 2-3x faster than deciding candidate by candidate."""
+    near = 0
+    for p in range(lo, hi):
+        near += _ctpop(codes[p] ^ q) <= threshold
+    return near > 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _reported_before(codes, p, lo, q, f, shifts, bits, radii):
+    """Was the hit at position p already reported: by an earlier field (its key there is within
+    that field's probe radius), or, past field 0, by an equal hash earlier in this bucket?"""
+    for g in range(f):
+        if _ctpop(_key(codes[p] ^ q, shifts[g], bits[g])) <= radii[g]:
+            return True
+    if f > 0:
+        for pp in range(lo, p):
+            if codes[pp] == codes[p]:
+                return True
+    return False
+
+
+@numba.njit(cache=True, nogil=True)
+def _emit(out, n, i, row, d):
+    if n < len(out):
+        out[n, 0], out[n, 1], out[n, 2] = i, row, d
+    return n + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(out, queries, stored, start, threshold):
+    """`_probe` without an index: every (query, row) pair of a few rows (the unindexed tail)."""
+    n = 0
+    for i in range(len(queries)):
+        if not _any_near(stored, 0, len(stored), queries[i], threshold):
+            continue
+        for r in range(len(stored)):
+            d = _ctpop(stored[r] ^ queries[i])
+            if d <= threshold:
+                n = _emit(out, n, i, start + r, d)
+    return n
+
+
+def _collect(kernel, *args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run a hit-emitting kernel, growing its output once if the first guess was short."""
+    out = np.empty((1024, 3), dtype=np.int64)
+    n = kernel(out, *args)
+    if n > len(out):
+        out = np.empty((n, 3), dtype=np.int64)
+        kernel(out, *args)
+    return out[:n, 0], out[:n, 1], out[:n, 2]
 
 
 class _Rows:
@@ -337,18 +447,18 @@ class HammingIndex:
             raise ValueError(f"threshold must be in 0..63 bits, got {threshold}")
         self.threshold = threshold
         self.plan = _plan(threshold)
-        self._rows = _Rows()
         self._ids = _Ids()
         self._segments: list[_Segment] = []
-        self._indexed = 0  # rows below this are in segments; the rest are scanned directly
+        self._indexed = 0  # rows below this are in segments
+        self._tail = _Rows()  # rows from _indexed on, scanned directly until there are enough
         self._permute: _Permuter | None = None
 
     def __len__(self) -> int:
-        return self._rows.n
+        return self._indexed + self._tail.n
 
     def nbytes(self) -> int:
         """Bytes held by the index's arrays and ids (what the memory budget counts)."""
-        return self._rows.data.nbytes + self._ids.nbytes() + sum(s.nbytes() for s in self._segments)
+        return self._tail.data.nbytes + self._ids.nbytes() + sum(s.nbytes() for s in self._segments)
 
     def add(self, ids: list[str], hashes: np.ndarray) -> None:
         """Bulk load without checks (rebuilding from committed shards)."""
@@ -394,35 +504,33 @@ class HammingIndex:
         return hashes if self._permute is None else self._permute(hashes)
 
     def _hits(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(query index, row, distance) for every stored row within the threshold (repeats possible)."""
-        stored = self._rows.view
-        parts = [s.hits(q, stored, self.plan, self.threshold) for s in self._segments]
-        d = popcount(q[:, None] ^ stored[self._indexed :][None, :])
-        ti, tr = np.nonzero(d <= self.threshold)
-        parts.append((ti, tr + self._indexed, d[ti, tr].astype(np.int64)))
+        """(query index, row, distance) for every stored row within the threshold, once each."""
+        parts = [s.hits(q, self.threshold) for s in self._segments]
+        parts.append(_collect(_scan, q, self._tail.view, self._indexed, self.threshold))
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
 
     def _append(self, ids: list[str], stored: np.ndarray) -> None:
         self._ids.extend(ids)
-        self._rows.extend(stored)
-        if self._permute is None and self._rows.n >= _LEARN_ROWS:
+        self._tail.extend(stored)
+        if self._permute is None and self._tail.n >= _LEARN_ROWS:
             self._learn()
-        if self._permute is not None and self._rows.n - self._indexed >= _TAIL_ROWS:
+        if self._permute is not None and self._tail.n >= _TAIL_ROWS:
             self._index_tail()
 
     def _learn(self) -> None:
-        order = _learn_permutation(self._rows.view[:_LEARN_ROWS], self.plan)
+        order = _learn_permutation(self._tail.view[:_LEARN_ROWS], self.plan)
         self._permute = _Permuter(order)
-        self._rows.data[: self._rows.n] = self._permute(self._rows.view)
+        self._tail.data[: self._tail.n] = self._permute(self._tail.view)
 
     def _index_tail(self) -> None:
-        n = self._rows.n
-        self._segments.append(_Segment(self._rows.view[self._indexed : n], self._indexed, self.plan))
-        self._indexed = n
         segments = self._segments
+        segments.append(_Segment(self._tail.view, self._indexed, self.plan))
+        self._indexed += self._tail.n
+        self._tail = _Rows()
         while len(segments) >= 2 and segments[-2].size < _MERGE_RATIO * segments[-1].size:
-            start = segments[-2].start
-            segments[-2:] = [_Segment(self._rows.view[start:n], start, self.plan)]
+            older, newer = segments[-2:]
+            merged = np.concatenate([older.hashes(), newer.hashes()])
+            segments[-2:] = [_Segment(merged, older.start, self.plan)]
 
 
 def resolve_batch(
@@ -431,7 +539,7 @@ def resolve_batch(
     """Admit in order: an unblocked hash is admitted unless an earlier admitted one of another
     id in the same batch is within the threshold. `q` may be permuted (distances are not)."""
     admitted = ~blocked
-    qi, rows, _ = _Segment(q, 0, plan).hits(q, q, plan, threshold)
+    qi, rows, _ = _Segment(q, 0, plan).hits(q, threshold)
     near = rows < qi
     earlier: dict[int, set[int]] = {}
     for i, j in zip(qi[near].tolist(), rows[near].tolist()):

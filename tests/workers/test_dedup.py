@@ -35,7 +35,7 @@ def clustered(n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("threshold", [0, 2, 4, 6, 8])
+@pytest.mark.parametrize("threshold", [0, 1, 2, 3, 4, 5, 6, 8])  # 1 to 4 fields, mixed radii
 def test_admit_equals_naive_scan_on_clustered_hashes(threshold):
     rng = np.random.default_rng(threshold)
     hashes = clustered(5000, rng)  # crosses the learning point and several segment merges
@@ -81,6 +81,29 @@ def test_add_rebuilds_without_checks_and_then_blocks():
     assert index.admit([f"k{isolated}"], hashes[isolated : isolated + 1]) == [True]
     assert index.nearest(int(hashes[isolated])) == (f"k{isolated}", 0)  # from a compressed chunk
     assert index.nbytes() / len(index) < 64
+
+
+@pytest.mark.parametrize("threshold", [3, 4, 6])
+def test_every_id_holding_a_repeated_hash_is_found(threshold):
+    """Rebuilt indexes may hold one hash under several ids; a hit first reached past the first
+    field is mapped back to its rows through the first field, so check each of them."""
+    rng = np.random.default_rng(threshold)
+    background = clustered(6000, rng)  # enough rows for indexed segments
+    repeated = np.repeat(background[:40], 3)
+    hashes = np.concatenate([background, repeated])
+    ids = [f"k{i}" for i in range(len(hashes))]
+    index = HammingIndex(threshold)
+    index.add(ids, hashes)
+    flips = np.zeros(len(repeated), dtype=np.uint64)
+    for _ in range(threshold):
+        flips ^= np.uint64(1) << rng.integers(0, 64, len(flips)).astype(np.uint64)
+    queries = repeated ^ flips
+    owners = [ids[i // 3] for i in range(len(repeated))]  # first holders: own row comes first
+    got = index.check(owners, queries)
+    near = np.bitwise_count(hashes[None, :] ^ queries[:, None]) <= threshold
+    other = np.array(ids)[None, :] != np.array(owners)[:, None]
+    assert got.tolist() == (near & other).any(axis=1).tolist()
+    assert got.all()  # each repeated hash has three other holders
 
 
 def test_ids_with_the_same_crc32_are_still_told_apart():
