@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from iccgen.errors import ConfigError
 from iccgen.unit import Outcome, Pipeline, UnitContext
 from pipelines.solid import FAMILIES, generate
@@ -25,9 +27,20 @@ class SolidPipeline(Pipeline):
         self.families = chosen
         self.weights = [mix[f] / total for f in chosen]
 
-    async def attempt(self, ctx: UnitContext, item: int, attempt: int) -> Outcome:
+    def draw(self, ctx: UnitContext, item: int, attempt: int) -> tuple[str, np.random.Generator]:
+        """The item's family and the candidate's random stream for θ.
+
+        The family is the first attempt's, and a redraw samples θ again within it: some families'
+        figures collide more often than others', and choosing anew would shift the configured
+        mix toward the ones that collide less."""
         rng = ctx.rng(item, attempt)
         family = str(rng.choice(self.families, p=self.weights))
+        if attempt:
+            family = str(ctx.rng(item, 0).choice(self.families, p=self.weights))
+        return family, rng
+
+    async def attempt(self, ctx: UnitContext, item: int, attempt: int) -> Outcome:
+        family, rng = self.draw(ctx, item, attempt)
         sample = generate(family, rng, ctx.job.solid.difficulty)
         return await realise(
             ctx,

@@ -541,3 +541,19 @@ def test_surface_region_panel():
         assert "flat = fig.add_subplot(cells[1])" in s.code
         assert f"A second panel {'to the right' if s.params['panel'] == 'right' else 'below'}" in s.caption
     render(batch)
+
+
+def test_redraws_keep_the_item_family_so_the_configured_mix_holds():
+    from iccgen.config import JobConfig
+    from iccgen.unit import UnitContext, UnitSpec, UnitStats
+    from pipelines.solid.pipeline import SolidPipeline
+
+    job = JobConfig(solid={"mix": {"cube_net": 3, "polyhedron": 1}})
+    pipeline = SolidPipeline(job)
+    ctx = UnitContext(UnitSpec("solid", 0, 4000, 0), job, None, None, UnitStats())
+    families = [pipeline.draw(ctx, item, 0)[0] for item in range(4000)]
+    assert abs(Counter(families)["cube_net"] / 4000 - 0.75) < 0.03
+    for item in range(50):  # every redraw of an item stays in its family, with a new θ stream
+        drawn = [pipeline.draw(ctx, item, attempt) for attempt in range(5)]
+        assert {family for family, _ in drawn} == {families[item]}
+        assert len({rng.random() for _, rng in drawn}) == 5
