@@ -5,7 +5,7 @@ import textwrap
 
 import numpy as np
 
-from pipelines.solid import nets
+from pipelines.solid import kernels, nets
 from pipelines.solid.base import SolidSample, choose, join_words, phrase
 from pipelines.solid.program import num, program
 
@@ -90,18 +90,10 @@ class CubeNet:
         if p["cube"]:
             sides = ", ".join(f'"{k}": ("{p["cube"][k]}", "{colour[p["cube"][k]]}")' for k in ("front", "right", "top"))
             setup += (f"\n\n# a cube beside the net, in cabinet projection: face -> (label, colour)\nCUBE = {{{sides}}}\n"
-                      f"ORIGIN = np.array([{num(origin[0])}, {num(origin[1])}])  # front-bottom-left corner\n"
-                      f"S = {CUBE_SIZE}  # edge of the drawn cube\n"
-                      "DEPTH = 0.5 * S * np.array([np.cos(np.radians(45)), np.sin(np.radians(45))])")
+                      f"ORIGIN = ({num(origin[0])}, {num(origin[1])})  # front-bottom-left corner\n"
+                      f"S = {CUBE_SIZE}  # edge of the drawn cube")
             body += """
-            o, ex, ez = ORIGIN, np.array([S, 0]), np.array([0, S])
-            quads = {"front": [o, o + ex, o + ex + ez, o + ez],
-                     "right": [o + ex, o + ex + DEPTH, o + ex + DEPTH + ez, o + ex + ez],
-                     "top": [o + ez, o + ex + ez, o + ex + ez + DEPTH, o + ez + DEPTH]}
-            for side, corners in quads.items():
-                label, colour = CUBE[side]
-                ax.add_patch(plt.Polygon(corners, facecolor=colour, edgecolor="k", lw=1.6))
-                ax.text(*np.mean(corners, axis=0), label, fontsize=20, ha="center", va="center")
+            oblique_cube(ax, ORIGIN, CUBE, S, fontsize=20)
             """
         body += f"""
             ax.set_xlim({num((x0 + x1) / 2 - half)}, {num((x0 + x1) / 2 + half)})  # a square frame round the figure
@@ -116,24 +108,17 @@ class CubeNet:
                       f"CHOICES = [\n{rows_},\n]\n"
                       f"ORIGINS = [{', '.join(f'({num(x)}, {num(y)})' for x, y in _choice_origins(p, cols, rows))}]"
                       "  # front-bottom-left corners\n"
-                      f"S = {CUBE_SIZE}  # edge of a drawn cube\n"
-                      "DEPTH = 0.5 * S * np.array([np.cos(np.radians(45)), np.sin(np.radians(45))])")
+                      f"S = {CUBE_SIZE}  # edge of a drawn cube")
             body += """
-            for name, faces, o in zip(["(i)", "(ii)", "(iii)", "(iv)"], CHOICES, np.array(ORIGINS)):
-                ex, ez = np.array([S, 0]), np.array([0, S])
-                quads = {"front": [o, o + ex, o + ex + ez, o + ez],
-                         "right": [o + ex, o + ex + DEPTH, o + ex + DEPTH + ez, o + ex + ez],
-                         "top": [o + ez, o + ex + ez, o + ex + ez + DEPTH, o + ez + DEPTH]}
-                for side, corners in quads.items():
-                    label, colour = faces[side]
-                    ax.add_patch(plt.Polygon(corners, facecolor=colour, edgecolor="k", lw=1.6))
-                    ax.text(*np.mean(corners, axis=0), label, fontsize=18, ha="center", va="center")
+            for name, faces, o in zip(["(i)", "(ii)", "(iii)", "(iv)"], CHOICES, ORIGINS):
+                oblique_cube(ax, o, faces, S, fontsize=18)
                 ax.text(o[0] + 0.6 * S, o[1] - 0.35, name, fontsize=16, ha="center", va="center")
             """
         doc = f"Net of a cube in the {kind} arrangement: six unit squares, each labelled"
         doc += (", and a cube that may be folded from it." if p["cube"] else
                 ", and four cubes of which one can be folded from it." if p.get("choices") else ".")
-        code = program(doc, setup, (), textwrap.dedent(body))
+        helpers = (kernels.oblique_cube,) if p["cube"] or p.get("choices") else ()
+        code = program(doc, setup, helpers, textwrap.dedent(body))
         question, answer = _question(p)
         template = f"cube_net/{kind}" + ("/fold" if p["cube"] else "/choice" if p.get("choices") else "")
         return SolidSample(self.name, template, p, code, _caption(p, cells, label, kind), question, answer)

@@ -147,3 +147,18 @@ def dome_cap(ax, y, r, k, up):
     arc(ax, y, r, k, 0, np.pi, HIDDEN)
     u = np.linspace(0, np.pi, 120)
     ax.plot(r * np.cos(u), y + (1 if up else -1) * r * np.sin(u), color="k", lw=1.6)
+
+
+def oblique_cube(ax, origin, faces, size, fontsize):
+    """A cube in cabinet projection from its front-bottom-left corner; faces maps "front",
+    "right" and "top" to (label, colour)."""
+    o = np.asarray(origin, float)
+    ex, ez = np.array([size, 0.0]), np.array([0.0, size])
+    depth = 0.5 * size * np.array([np.cos(np.radians(45)), np.sin(np.radians(45))])
+    quads = {"front": [o, o + ex, o + ex + ez, o + ez],
+             "right": [o + ex, o + ex + depth, o + ex + depth + ez, o + ex + ez],
+             "top": [o + ez, o + ex + ez, o + ex + ez + depth, o + ez + depth]}
+    for side, corners in quads.items():
+        label, colour = faces[side]
+        ax.add_patch(plt.Polygon(corners, facecolor=colour, edgecolor="k", lw=1.6))
+        ax.text(*np.mean(corners, axis=0), label, fontsize=fontsize, ha="center", va="center")
