@@ -165,6 +165,11 @@ class TargetsConfig(_Section):
     )
     prompt_version: str = Field("v1", description="folder under pipelines/prompts/targets")
 
+    def uses_prompts(self) -> bool:
+        """Whether a model pipeline asks the targets prompts at all (rows then record their
+        version)."""
+        return self.refine_captions or self.code_targets
+
 
 class JobConfig(_Section):
     """One job: which pipelines, how many triplets, where they go."""

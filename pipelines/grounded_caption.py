@@ -16,7 +16,7 @@ from typing import Any
 
 from iccgen.unit import UnitContext
 from pipelines import grounding
-from pipelines.facts import facts_from_trace
+from pipelines.facts import Facts
 from pipelines.model_steps import ask
 from pipelines.prompts import Prompts
 
@@ -33,6 +33,8 @@ class GroundedCaption:
     chosen: str  # "refined" or "draft"
     draft_score: float
     refined_score: float | None
+    #: the chosen caption's check, handed to `realise` so that it is not worked out again
+    grounding: grounding.Grounding
 
     def to_dict(self) -> dict[str, Any]:
         """What a reader of the row needs to see why the caption says what it says."""
@@ -57,15 +59,16 @@ async def draft_caption(ctx: UnitContext, prompts: Prompts, png: bytes) -> str:
 
 async def refine_caption(
     ctx: UnitContext, prompts: Prompts, draft: str, code: str, trace: dict[str, Any],
-    params: dict[str, Any] | None = None,
+    facts: Facts, params: dict[str, Any] | None = None,
 ) -> GroundedCaption:
-    """Correct `draft` against the program and its trace; keep whichever is better grounded."""
+    """Correct `draft` against the program and its trace (whose `facts` the caller has worked
+    out); keep whichever is better grounded."""
     log = execution_log(trace)
     analysis = (await ask(ctx, prompts.render("analysis", code=code.rstrip("\n"), log=log))).text.strip()
     refined = (await ask(ctx, prompts.render("refine", draft=draft, analysis=analysis))).text.strip()
-    facts = facts_from_trace(trace)
-    draft_score = grounding.check(draft, facts, code, params).score
-    refined_score = grounding.check(refined, facts, code, params).score if refined else None
-    if refined_score is not None and refined_score >= draft_score:
-        return GroundedCaption(refined, draft, analysis, "refined", draft_score, refined_score)
-    return GroundedCaption(draft, draft, analysis, "draft", draft_score, refined_score)
+    of_draft = grounding.check(draft, facts, code, params)
+    of_refined = grounding.check(refined, facts, code, params) if refined else None
+    scores = (of_draft.score, of_refined.score if of_refined else None)
+    if of_refined is not None and of_refined.score >= of_draft.score:
+        return GroundedCaption(refined, draft, analysis, "refined", *scores, of_refined)
+    return GroundedCaption(draft, draft, analysis, "draft", *scores, of_draft)

@@ -18,7 +18,7 @@ from iccgen.unit import Kept, Outcome, Rejected, UnitContext
 from pipelines import code_target, grounding, judges
 from pipelines.checks import check_image, check_texts
 from pipelines.execution import execute
-from pipelines.facts import facts_from_trace
+from pipelines.facts import Facts, facts_from_trace
 from pipelines.prompts import Prompts
 
 
@@ -54,10 +54,15 @@ async def realise(
     result: Any = None,
     qc: dict[str, Any] | None = None,
     explain_with: Prompts | None = None,
+    facts: Facts | None = None,
+    checked: grounding.Grounding | None = None,
     **fields: Any,
 ) -> Outcome:
     """Execute (unless `result` is given), check, hash and admit one candidate, then write its
-    code target (with the model when `explain_with` holds the targets prompts)."""
+    code target (with the model when `explain_with` holds the targets prompts).
+
+    `facts` (of `result`'s trace) and `checked` (the caption's grounding against them) are
+    passed by a caller that has worked them out already."""
     qc = qc or {}
     if result is None:
         result = await execute(ctx, code)
@@ -66,8 +71,9 @@ async def realise(
     reason = check_image(result.png) or check_texts(result.trace or {}, result.width, result.height)
     if reason:
         return Rejected(reason)
-    facts = facts_from_trace(result.trace or {})
-    grounded = grounding.check(caption, facts, code, fields.get("params"))
+    if facts is None:
+        facts = facts_from_trace(result.trace or {})
+    grounded = checked or grounding.check(caption, facts, code, fields.get("params"))
     if grounded.score < ctx.job.qc.min_grounding:
         return Rejected("ungrounded", "; ".join(grounded.ungrounded))
     phash = phash_png(result.png)
@@ -91,6 +97,8 @@ async def realise(
     if not await admit(ctx, tid, phash):
         return Rejected("near_duplicate", f"phash {phash:016x}")
     # Written last: the target may cost two model calls, and it never rejects the row.
+    if explain_with is not None and ctx.job.targets.uses_prompts():
+        fields["meta"] = {**fields.get("meta", {}), "target_prompts": explain_with.version}
     target = None
     if ctx.job.targets.code_targets:
         target, quality["code_target"] = await code_target.write(

@@ -21,7 +21,7 @@ from pipelines import code_target, grounded_caption, prompts
 from pipelines.captions import describe
 from pipelines.diversity.mutator import MutationError, mutate
 from pipelines.diversity.parents import Parent, check_source, load_parents
-from pipelines.facts import facts_from_trace
+from pipelines.facts import Facts, facts_from_trace
 from pipelines.model_steps import NoCode, ask, code_of, run_with_repair
 from pipelines.execution import execute
 from pipelines.steps import realise
@@ -67,10 +67,11 @@ class DiversityPipeline(Pipeline):
     #: the targets prompts when a model writes captions and code targets
     targets: prompts.Prompts | None = None
 
-    async def caption(self, ctx: UnitContext, item: int, attempt: int, code: str,
-                      result: Any) -> tuple[str, dict[str, Any] | None]:
-        """Built from the variation's own trace; the dict says how a model's caption was made."""
-        return describe(facts_from_trace(result.trace or {}), ctx.rng(item, attempt)), None
+    async def caption(self, ctx: UnitContext, item: int, attempt: int, code: str, result: Any,
+                      facts: Facts) -> tuple[str, GroundedCaption | None]:
+        """Built from the variation's own trace facts; a model's caption comes with how it was
+        made."""
+        return describe(facts, ctx.rng(item, attempt)), None
 
     async def finish(self, ctx: UnitContext, item: int, attempt: int, parent: Parent,
                      variation: int, code: str, result: Any, meta: dict[str, Any],
@@ -78,13 +79,15 @@ class DiversityPipeline(Pipeline):
         """Caption the variation, then the shared checks."""
         if not result.ok:
             return Rejected(f"exec:{result.status.value}", result.error)
-        caption, how = await self.caption(ctx, item, attempt, code, result)
-        if how is not None:
-            meta["caption"] = how
+        facts = facts_from_trace(result.trace or {})
+        caption, grounded = await self.caption(ctx, item, attempt, code, result, facts)
+        if grounded is not None:
+            meta["caption"] = grounded.to_dict()
         return await realise(
             ctx, item=item, attempt=attempt, variant=variation, code=code, caption=caption,
             result=result, parent_id=parent.id, source_id=parent.source_id or parent.id,
-            meta=meta, explain_with=self.targets, **fields,
+            meta=meta, explain_with=self.targets, facts=facts,
+            checked=grounded.grounding if grounded else None, **fields,
         )
 
 
@@ -132,15 +135,15 @@ class ModelDiversity(DiversityPipeline):
             self._principles[parent.id] = asyncio.ensure_future(ask(ctx, text))
         return (await self._principles[parent.id]).text.strip()
 
-    async def caption(self, ctx: UnitContext, item: int, attempt: int, code: str,
-                      result: Any) -> tuple[str, dict[str, Any] | None]:
+    async def caption(self, ctx: UnitContext, item: int, attempt: int, code: str, result: Any,
+                      facts: Facts) -> tuple[str, GroundedCaption | None]:
         """The model's draft from the image, corrected against the program (paper §3.2)."""
         if not ctx.job.targets.refine_captions:
-            return await super().caption(ctx, item, attempt, code, result)
+            return await super().caption(ctx, item, attempt, code, result, facts)
         draft = await grounded_caption.draft_caption(ctx, self.targets, result.png)
         grounded = await grounded_caption.refine_caption(ctx, self.targets, draft, code,
-                                                         result.trace or {})
-        return grounded.caption, grounded.to_dict()
+                                                         result.trace or {}, facts)
+        return grounded.caption, grounded
 
     async def attempt(self, ctx: UnitContext, item: int, attempt: int) -> Outcome:
         parent, variation = ctx.spec.inputs[item]
@@ -155,8 +158,7 @@ class ModelDiversity(DiversityPipeline):
             return await self.finish(
                 ctx, item, attempt, parent, variation, code, result, template="model",
                 model=ctx.job.model.model, prompt_version=self.prompts.version,
-                meta={"principle": principle, "variation": variation, "repairs": repairs,
-                      "target_prompts": self.targets.version},
+                meta={"principle": principle, "variation": variation, "repairs": repairs},
             )
         except NoCode as e:
             return Rejected("no_code", str(e))

@@ -21,6 +21,7 @@ from iccgen.store import ShardStore
 from iccgen.unit import Outcome, Pipeline, Rejected, UnitContext, UnitSpec
 from pipelines import similarity
 from pipelines import code_target, grounded_caption, prompts
+from pipelines.facts import facts_from_trace
 from pipelines.model_steps import NoCode, ask, code_of, run_with_repair
 from pipelines.reproduce.seeds import Seed, SeedRef, check_exists, list_seeds, load_seed
 from pipelines.steps import realise
@@ -83,6 +84,7 @@ class ReproducePipeline(Pipeline):
         meta: dict[str, Any] = {"repairs": repairs, "seed_uri": seed.ref.uri,
                                 "seed_size": [seed.width, seed.height]}
         qc: dict[str, Any] = {}
+        worked: dict[str, Any] = {}  # facts and grounding that realise need not redo
         if result.ok:
             score = await asyncio.to_thread(similarity.similarity, seed.png, result.png)
             qc = score.to_dict()
@@ -91,12 +93,15 @@ class ReproducePipeline(Pipeline):
                 return Rejected("dissimilar", f"ssim {score.ssim:.3f} (min {cfg.min_ssim}), "
                                 f"phash distance {score.phash_distance} (max {cfg.max_phash_distance})")
             if ctx.job.targets.refine_captions:
+                trace = result.trace or {}
+                facts = facts_from_trace(trace)
                 grounded = await grounded_caption.refine_caption(
-                    ctx, self.targets, caption, code, result.trace or {})
+                    ctx, self.targets, caption, code, trace, facts)
                 caption, meta["caption"] = grounded.caption, grounded.to_dict()
-        meta["target_prompts"] = self.targets.version
+                worked = {"facts": facts, "checked": grounded.grounding}
         return await realise(
             ctx, item=item, attempt=attempt, code=code, caption=caption, result=result,
             source_id=seed.ref.source_id, model=ctx.job.model.model,
             prompt_version=self.prompts.version, qc=qc, meta=meta, explain_with=self.targets,
+            **worked,
         )

@@ -7,16 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_server import ModelServer, Request, reply
+from model_server import Request, reply
 
-from iccgen.config import JobConfig
-from iccgen.model import ModelClient
-from iccgen.unit import Kept, UnitContext, UnitSpec, UnitStats
+from iccgen.unit import Kept
 from pipelines import code_target, prompts
 from pipelines.code_target import from_program, prose, splice
 from pipelines.solid import generate
 from pipelines.steps import realise
-from sandbox import Sandbox
 
 PROGRAMS = Path(__file__).parents[1] / "fixtures" / "programs"
 PROGRAM = """import matplotlib.pyplot as plt
@@ -80,19 +77,19 @@ class Explainer:
                      "```python\nimport matplotlib.pyplot as plt\nplt.show()\n```\n")
 
 
-def write(script: Explainer, with_model: bool = True):
-    with ModelServer(script) as server, Sandbox(workers=1) as sb:
-        job = JobConfig(model={"base_url": server.url, "timeout_s": 5})
-        ctx = UnitContext(UnitSpec("reproduce", 0, 1, 0), job, sb, None, UnitStats(),
-                          ModelClient(job.model))
+@pytest.fixture
+def write(unit_context):
+    def run(script: Explainer, with_model: bool = True):
+        ctx = unit_context("reproduce", script)
         targets = prompts.load("targets", "v1", code_target.NAMES) if with_model else None
         outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption=CAPTION,
                                       explain_with=targets))
-    assert isinstance(outcome, Kept)
-    return outcome.triplet
+        assert isinstance(outcome, Kept)
+        return outcome.triplet
+    return run
 
 
-def test_the_model_rewrites_its_explanation_around_the_real_program():
+def test_the_model_rewrites_its_explanation_around_the_real_program(write):
     script = Explainer("The image shows an 8 by 8 board.\n\n1. Draw the 18 black lines with "
                        "`ax.plot`.\n\n```python\nprint('a wrong copy')\n```\n\nUsage notes: set `N`.")
     row = write(script)
@@ -103,22 +100,29 @@ def test_the_model_rewrites_its_explanation_around_the_real_program():
     assert row.qc["code_target"]["grounding"]["score"] == 1.0
 
 
-def test_an_explanation_the_program_contradicts_is_dropped_not_stored():
+def test_an_explanation_the_program_contradicts_is_dropped_not_stored(write):
     row = write(Explainer("The image shows a 6 by 6 board.\n\n1. Draw 7 lines each way.\n"))
     assert row.code_target is None
     assert row.qc["code_target"]["dropped"].startswith("ungrounded: ")
     assert row.caption == CAPTION  # the row itself is kept
 
 
-def test_without_a_model_the_target_comes_from_the_program():
+def test_without_a_model_the_target_comes_from_the_program(write):
     row = write(Explainer("unused"), with_model=False)
     assert row.code_target.startswith(CAPTION) and row.qc["code_target"] == {"source": "program"}
     assert "`N` (cells per side of the board)" in row.code_target
 
 
-def test_code_targets_can_be_switched_off():
-    with Sandbox(workers=1) as sb:
-        job = JobConfig(targets={"code_targets": False})
-        ctx = UnitContext(UnitSpec("solid", 0, 1, 0), job, sb, None, UnitStats())
-        outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption=CAPTION))
+def test_code_targets_can_be_switched_off(unit_context):
+    ctx = unit_context(targets={"code_targets": False})
+    outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption=CAPTION))
     assert outcome.triplet.code_target is None and "code_target" not in outcome.triplet.qc
+
+
+@pytest.mark.parametrize("targets, recorded", [({}, True), ({"refine_captions": False}, True),
+    ({"refine_captions": False, "code_targets": False}, False)])
+def test_rows_record_the_targets_prompts_only_when_they_were_asked(unit_context, targets, recorded):
+    ctx = unit_context("reproduce", Explainer("The image shows an 8 by 8 board."), targets=targets)
+    outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption=CAPTION,
+                                  explain_with=prompts.load("targets", "v1", code_target.NAMES)))
+    assert ("target_prompts" in outcome.triplet.meta) == recorded

@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from model_server import ModelServer, Request, reply
+from model_server import Request, reply
 
-from iccgen.config import JobConfig
-from iccgen.model import ModelClient
-from iccgen.unit import UnitContext, UnitSpec, UnitStats
 from pipelines import grounded_caption, prompts
+from pipelines.facts import facts_from_trace
 from pipelines.grounded_caption import LOG_CHARS, execution_log, refine_caption
-from sandbox import Sandbox
 
 # Seven bars: the draft (written "from the image") miscounts them as five.
 PROGRAM = """import matplotlib.pyplot as plt
@@ -42,19 +39,20 @@ class Refiner:
         return reply(self.refined)
 
 
-def refine(script: Refiner, draft: str = DRAFT) -> grounded_caption.GroundedCaption:
-    with ModelServer(script) as server, Sandbox(workers=1) as sb:
-        job = JobConfig(model={"base_url": server.url, "timeout_s": 5})
-        ctx = UnitContext(UnitSpec("reproduce", 0, 1, 0), job, sb, None, UnitStats(),
-                          ModelClient(job.model))
-        trace = sb.run(PROGRAM, trace=True).trace
+@pytest.fixture
+def refine(unit_context):
+    def run(script: Refiner, draft: str = DRAFT) -> grounded_caption.GroundedCaption:
+        ctx = unit_context("reproduce", script)
+        trace = ctx.sandbox.run(PROGRAM, trace=True).trace
         found = asyncio.run(refine_caption(
-            ctx, prompts.load("targets", "v1", grounded_caption.NAMES), draft, PROGRAM, trace))
+            ctx, prompts.load("targets", "v1", grounded_caption.NAMES), draft, PROGRAM, trace,
+            facts_from_trace(trace)))
         assert ctx.stats.usage["requests"] == 2  # the calls are charged to the unit
         return found
+    return run
 
 
-def test_refine_corrects_a_miscount_with_a_minimal_edit():
+def test_refine_corrects_a_miscount_with_a_minimal_edit(refine):
     script = Refiner("A bar chart titled 'Weekly rainfall' with 7 blue bars.")
     found = refine(script)
     assert script.asked == ["analysis", "refine"]
@@ -63,6 +61,7 @@ def test_refine_corrects_a_miscount_with_a_minimal_edit():
     record = found.to_dict()
     assert record["draft"] == DRAFT and "7 bars" in record["analysis"]
     assert record["similarity_to_draft"] > 0.9
+    assert found.grounding.score == found.refined_score  # handed on to realise
 
 
 class Inventor(Refiner):
@@ -75,7 +74,7 @@ class Inventor(Refiner):
 
 
 @pytest.mark.parametrize("refined", ["A bar chart titled 'Weekly rainfall' with 9 blue bars.", ""])
-def test_a_refine_that_invents_or_says_nothing_keeps_the_better_draft(refined):
+def test_a_refine_that_invents_or_says_nothing_keeps_the_better_draft(refine, refined):
     draft = "A bar chart titled 'Weekly rainfall' in blue."
     found = refine(Inventor(refined), draft=draft)
     assert found.chosen == "draft" and found.caption == draft and found.draft_score == 1.0

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from iccgen.config import JobConfig
-from iccgen.unit import Kept, UnitContext, UnitSpec, UnitStats
+from iccgen.unit import Kept
 from pipelines.facts import code_numbers, facts_from_trace
 from pipelines.grounding import NUMBER_WORDS, Claim, FactSet, check, extract_claims, fact_set, grounded
 from pipelines.steps import realise
@@ -160,22 +159,13 @@ ax.set_title("Three lines")
 """
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    from sandbox import Sandbox
-
-    with Sandbox(workers=1) as sb:
-        yield sb
-
-
 @pytest.mark.parametrize("caption, min_grounding, kept", [
     ("3 lines under the title 'Three lines'.", 1.0, True),
     ("4 lines under the title 'Three lines'.", 1.0, False),
     ("4 lines under the title 'Three lines'.", 0.5, True),
 ])
-def test_realise_stores_the_score_and_rejects_under_the_threshold(sandbox, caption, min_grounding, kept):
-    job = JobConfig(qc={"min_grounding": min_grounding})
-    ctx = UnitContext(UnitSpec("solid", 0, 1, 0), job, sandbox, None, UnitStats())
+def test_realise_stores_the_score_and_rejects_under_the_threshold(unit_context, caption, min_grounding, kept):
+    ctx = unit_context(qc={"min_grounding": min_grounding})
     outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption=caption))
     assert isinstance(outcome, Kept) == kept
     if kept:

@@ -7,12 +7,11 @@ from collections import Counter
 
 import pytest
 
-from iccgen.config import JobConfig, ModelConfig
+from iccgen.config import ModelConfig
 from iccgen.model import ModelClient
-from iccgen.unit import Kept, Rejected, UnitContext, UnitSpec, UnitStats
+from iccgen.unit import Kept, Rejected
 from pipelines.judges import JUDGES, judge_all, parse, prompt
 from pipelines.steps import realise
-from sandbox import Sandbox
 from model_server import ModelServer, Request, malformed, reply, server_error
 
 PROGRAM = "import matplotlib.pyplot as plt\nplt.plot([0, 1, 2], [0, 1, 4], color='red')\n"
@@ -72,11 +71,10 @@ def test_an_unreachable_endpoint_is_unparsed_not_a_crash():
 
 
 @pytest.mark.parametrize("names, kept", [(["image", "consistency"], True), (["code"], False)])
-def test_configured_judges_gate_in_realise(names, kept):
-    with ModelServer(_script) as server, Sandbox(workers=1) as sb:
-        job = JobConfig(qc={"judges": names, "min_grounding": 0.0}, model={"base_url": server.url})
-        ctx = UnitContext(UnitSpec("solid", 0, 1, 0), job, sb, None, UnitStats())
-        outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption="A red curve."))
+def test_configured_judges_gate_in_realise(unit_context, names, kept):
+    ctx = unit_context("solid", _script, qc={"judges": names, "min_grounding": 0.0})
+    ctx.model = None  # the judges step makes its own client for a pipeline without one
+    outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption="A red curve."))
     if kept:
         assert isinstance(outcome, Kept)
         stored = outcome.triplet.qc["judges"]
