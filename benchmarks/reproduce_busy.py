@@ -8,9 +8,11 @@ and at most `capacity` requests are served at once (a GPU's batch). A Reproduce 
 Ray against it; the server integrates the number of requests in service over time. The printed
 busy ratio is that mean divided by the capacity; 1.0 means the model never waited for the
 pipeline. The seeds are small bar charts drawn with PIL into a Parquet table (Hugging Face
-layout); the scripted model captions each one and answers a small matplotlib program drawing the
-same bars, so every seed costs two model calls and two sandbox runs (the run, and the
-re-execution that checks a kept program reproduces its image), like a real first-time success.
+layout); the scripted model captions each one, answers a small matplotlib program drawing the
+same bars and answers the training-target prompts, so a kept seed costs six model calls (caption,
+code, caption analysis and refine, code-target explanation and rewrite) and two sandbox runs (the
+run, and the re-execution that checks a kept program reproduces its image), like a real
+first-time success.
 The similarity thresholds are opened up so that every rendering is kept: keeping is the
 expensive path (hash, dedup admission, Parquet).
 
