@@ -178,11 +178,13 @@ def print_samples(
 def print_rejects(out: str, console: Console, pipeline: str | None) -> None:
     store, job = open_job(out)
     for name in [pipeline] if pipeline else job.get("pipelines", store.pipelines()):
-        samples = [r for _, s in store.iter_stats(name) for r in s.get("reject_samples", [])]
+        samples = [{**r, "unit": unit} for unit, s in store.iter_stats(name)
+                   for r in s.get("reject_samples", [])]
         counts = sum((Counter(s.get("rejects", {})) for _, s in store.iter_stats(name)), Counter())
         console.rule(f"[bold]{name}[/bold]: {sum(counts.values())} rejects")
         for reason, count in counts.most_common():
             console.print(f"  {reason}: {count}")
             for r in [s for s in samples if s["reason"] == reason][:3]:
-                console.print(f"    item {r['item']} attempt {r['attempt']}: {escape(r['detail'])}",
+                console.print(f"    unit {r['unit']} item {r['item']} attempt {r['attempt']}: "
+                              f"{escape(r['detail'])}",
                               highlight=False)

@@ -24,9 +24,15 @@ def _plural(n: int, word: str) -> str:
 
 
 def _quoted(strings: list[str]) -> str:
-    shown = [f"'{s}'" for s in strings[:MAX_QUOTED]]
-    more = len(strings) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    return ", ".join(f"'{s}'" for s in strings)
+
+
+def _strings(strings: list[str], few: str, noun: str, where: str) -> str:
+    """`few` with every string quoted; past MAX_QUOTED, how many there are (a count the facts
+    hold, unlike "and 14 more") and the first of them."""
+    if len(strings) <= MAX_QUOTED:
+        return few.format(_quoted(strings))
+    return f"{len(strings)} {noun}s {where}, among them {_quoted(strings[:MAX_QUOTED])}."
 
 
 def _colours(colours: list[str]) -> str:
@@ -72,9 +78,10 @@ def _marks(p: PanelFacts, rng: np.random.Generator) -> list[str]:
 def _words(p: PanelFacts) -> list[str]:
     parts = []
     if p.legend:
-        parts.append(f"The legend lists {_quoted(p.legend)}.")
+        parts.append(_strings(p.legend, "The legend lists {}.", "legend item", "are listed"))
     if p.texts:
-        parts.append(f"Text labels placed in the plot: {_quoted(p.texts)}.")
+        parts.append(_strings(p.texts, "Text labels placed in the plot: {}.", "text label",
+                              "are placed in the plot"))
     return parts
 
 
@@ -97,5 +104,6 @@ def describe(facts: Facts, rng: np.random.Generator) -> str:
         body = [*_frame(p, rng), *_marks(p, rng), *_words(p)]
         sentences += body or ["It is empty."]
     if facts.figure_texts:
-        sentences.append(f"Figure text: {_quoted(facts.figure_texts)}.")
+        sentences.append(_strings(facts.figure_texts, "Figure text: {}.", "figure text",
+                                  "stand outside the panels"))
     return " ".join(sentences)

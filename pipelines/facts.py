@@ -74,6 +74,8 @@ class Facts:
     def counts(self) -> dict[str, set[int]]:
         """Marks per kind, per panel and over the figure: what "5 lines" may be checked against."""
         out: dict[str, set[int]] = {"panel": {len(self.panels)}}
+        if self.figure_texts:
+            out["figure text"] = {len(self.figure_texts)}
         for tally in [*(_tally(p) for p in self.panels), _total(self.panels)]:
             for noun, n in tally.items():
                 out.setdefault(noun, set()).add(n)
@@ -100,6 +102,7 @@ def _tally(p: PanelFacts) -> Counter[str]:
     tally.update(p.shapes)
     # Bar charts and histograms draw each bar as a rectangle, and captions count them as bars.
     tally["bar"] = p.shapes.get("rectangle", 0)
+    tally["text label"], tally["legend item"] = len(p.texts), len(p.legend)
     return +tally  # zero counts are no facts: a mark the tracer cannot see is not "0"
 
 

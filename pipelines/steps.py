@@ -68,9 +68,9 @@ async def realise(
         result = await execute(ctx, code)
     if not result.ok:
         return Rejected(f"exec:{result.status.value}", result.error)
-    reason = check_image(result.png) or check_texts(result.trace or {}, result.width, result.height)
-    if reason:
-        return Rejected(reason)
+    rejected = check_image(result.png) or check_texts(result.trace or {}, result.width, result.height)
+    if rejected:
+        return rejected
     if facts is None:
         facts = facts_from_trace(result.trace or {})
     grounded = checked or grounding.check(caption, facts, code, fields.get("params"))

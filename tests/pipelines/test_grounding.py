@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from iccgen.unit import Kept
+from pipelines.captions import describe
 from pipelines.facts import code_numbers, facts_from_trace
 from pipelines.grounding import NUMBER_WORDS, Claim, FactSet, check, extract_claims, fact_set, grounded
 from pipelines.steps import realise
@@ -173,3 +174,14 @@ def test_realise_stores_the_score_and_rejects_under_the_threshold(unit_context, 
         assert stored["claims"] == 2 and stored["score"] == (1.0 if caption[0] == "3" else 0.5)
     else:
         assert (outcome.reason, outcome.detail) == ("ungrounded", "4 (line)")
+
+
+def test_a_caption_past_the_quoted_strings_counts_them_with_a_fact(unit_sandbox):
+    # 12 labels: the caption quotes 8 and says how many there are, a count the facts hold.
+    code = ("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+            "for i in range(12):\n    ax.text(i / 12, 0.5, f'P{i}')\nplt.show()\n")
+    facts = facts_from_trace(unit_sandbox.run(code, trace=True).trace)
+    caption = describe(facts, np.random.default_rng(0))
+    assert "12 text labels are placed in the plot, among them 'P0', " in caption
+    assert check(caption, facts, code).ungrounded == []
+    assert check(caption.replace("12 text labels", "13 text labels"), facts, code).ungrounded == ["13 (text label)"]
