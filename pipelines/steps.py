@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from iccgen.hashing import phash_png
-from iccgen.model import ModelClient
 from iccgen.schema import Triplet, triplet_id
 from iccgen.unit import Kept, Outcome, Rejected, UnitContext
 from pipelines import code_target, grounding, judges
@@ -31,12 +30,10 @@ async def admit(ctx: UnitContext, tid: str, phash: int) -> bool:
 
 
 async def judge(ctx: UnitContext, code: str, png: bytes) -> list[judges.Verdict]:
-    """The configured model judges; pipelines that need no model otherwise get a client here."""
+    """The configured model judges (the worker gives every unit a model client when there are)."""
     names = ctx.job.qc.judges
     if not names:
         return []
-    if ctx.model is None:
-        ctx.model = ModelClient(ctx.job.model)
     t0 = time.perf_counter()
     verdicts = await judges.judge_all(ctx.model, list(names), code, png, ctx.stats.usage)
     ctx.stats.timings["judge_s"] += time.perf_counter() - t0

@@ -9,6 +9,7 @@ so a benchmark can tell how busy the client kept it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -285,3 +286,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (its timeout passed); that is the point of a slow answer
+
+
+def run_and_close(coro: Any, client: Any) -> Any:
+    """`asyncio.run(coro)`, then close the model client's connections in that same loop: they
+    belong to it, and aiohttp warns about a session left open when its loop is gone."""
+    async def main() -> Any:
+        try:
+            return await coro
+        finally:
+            if client is not None:
+                await client.aclose()
+    return asyncio.run(main())

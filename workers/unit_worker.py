@@ -73,7 +73,8 @@ class UnitWorker:
         self.live: dict[str, list[int]] = {}
 
     async def run_unit(self, pipeline: Pipeline, spec: UnitSpec) -> dict[str, Any]:
-        if pipeline.needs_model and self.model is None:
+        # Judges ask the model about every candidate, whatever pipeline drew it.
+        if (pipeline.needs_model or self.job.qc.judges) and self.model is None:
             from iccgen.model import ModelClient
 
             self.model = ModelClient(self.job.model)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iccgen.errors import ConfigError, InputError
-from iccgen.store import JOB_FILE, ShardStore
+from iccgen.store import ShardStore
 
 
 @dataclass(frozen=True)

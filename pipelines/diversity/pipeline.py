@@ -18,6 +18,7 @@ from iccgen.errors import ConfigError, ModelRequestError
 from iccgen.store import ShardStore
 from iccgen.unit import Outcome, Pipeline, Rejected, UnitContext, UnitSpec
 from pipelines import code_target, grounded_caption, prompts
+from pipelines.grounded_caption import GroundedCaption
 from pipelines.captions import describe
 from pipelines.diversity.mutator import MutationError, mutate
 from pipelines.diversity.parents import Parent, check_source, load_parents

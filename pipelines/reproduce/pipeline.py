@@ -12,7 +12,6 @@ the worker's redraw loop runs once: `max_attempts() == 1`.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from iccgen.config import JobConfig

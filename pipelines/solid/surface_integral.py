@@ -190,7 +190,7 @@ class SurfaceIntegral:
             ax.set_title("S: z = {words(f)} over D", fontsize=12)
             '''
         if panel:
-            body += f'''
+            body += '''
             flat = fig.add_subplot(cells[1])  # D in the xy-plane, seen from above
             flat.fill(BX, BY, color="0.9")
             flat.plot(BX, BY, color="k", lw=1.4)

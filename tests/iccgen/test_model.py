@@ -25,7 +25,10 @@ def client(*urls: str, **cfg) -> ModelClient:
 
 def ask(c: ModelClient, n: int = 1, text: str = "hello") -> list:
     async def many():
-        return await asyncio.gather(*(c.chat([user_message(text, (PNG,))]) for _ in range(n)))
+        try:
+            return await asyncio.gather(*(c.chat([user_message(text, (PNG,))]) for _ in range(n)))
+        finally:
+            await c.aclose()  # its connections belong to this event loop
     return asyncio.run(many())
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_server import Request, reply
+from model_server import Request, reply, run_and_close
 
 from iccgen.unit import Kept
 from pipelines import code_target, prompts
@@ -82,8 +82,8 @@ def write(unit_context):
     def run(script: Explainer, with_model: bool = True):
         ctx = unit_context("reproduce", script)
         targets = prompts.load("targets", "v1", code_target.NAMES) if with_model else None
-        outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption=CAPTION,
-                                      explain_with=targets))
+        outcome = run_and_close(realise(ctx, item=0, attempt=0, code=PROGRAM, caption=CAPTION,
+                                        explain_with=targets), ctx.model)
         assert isinstance(outcome, Kept)
         return outcome.triplet
     return run
@@ -123,6 +123,7 @@ def test_code_targets_can_be_switched_off(unit_context):
     ({"refine_captions": False, "code_targets": False}, False)])
 def test_rows_record_the_targets_prompts_only_when_they_were_asked(unit_context, targets, recorded):
     ctx = unit_context("reproduce", Explainer("The image shows an 8 by 8 board."), targets=targets)
-    outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption=CAPTION,
-                                  explain_with=prompts.load("targets", "v1", code_target.NAMES)))
+    outcome = run_and_close(realise(ctx, item=0, attempt=0, code=PROGRAM, caption=CAPTION,
+                                    explain_with=prompts.load("targets", "v1", code_target.NAMES)),
+                            ctx.model)
     assert ("target_prompts" in outcome.triplet.meta) == recorded

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
-from model_server import Request, reply
+from model_server import Request, reply, run_and_close
 
 from pipelines import grounded_caption, prompts
 from pipelines.facts import facts_from_trace
@@ -44,9 +43,9 @@ def refine(unit_context):
     def run(script: Refiner, draft: str = DRAFT) -> grounded_caption.GroundedCaption:
         ctx = unit_context("reproduce", script)
         trace = ctx.sandbox.run(PROGRAM, trace=True).trace
-        found = asyncio.run(refine_caption(
+        found = run_and_close(refine_caption(
             ctx, prompts.load("targets", "v1", grounded_caption.NAMES), draft, PROGRAM, trace,
-            facts_from_trace(trace)))
+            facts_from_trace(trace)), ctx.model)
         assert ctx.stats.usage["requests"] == 2  # the calls are charged to the unit
         return found
     return run

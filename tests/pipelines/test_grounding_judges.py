@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 import pytest
@@ -12,7 +11,7 @@ from iccgen.model import ModelClient
 from iccgen.unit import Kept, Rejected
 from pipelines.judges import JUDGES, judge_all, parse, prompt
 from pipelines.steps import realise
-from model_server import ModelServer, Request, malformed, reply, server_error
+from model_server import ModelServer, Request, malformed, reply, run_and_close, server_error
 
 PROGRAM = "import matplotlib.pyplot as plt\nplt.plot([0, 1, 2], [0, 1, 4], color='red')\n"
 
@@ -58,7 +57,8 @@ def test_judges_ask_the_endpoint_and_survive_faults():
         server.faults.extend([server_error(503), malformed()])
         usage: Counter[str] = Counter()
         names = ["code", "image", "consistency"]
-        verdicts = asyncio.run(judge_all(_model(server.url), names, PROGRAM, b"png", usage))
+        model = _model(server.url)
+        verdicts = run_and_close(judge_all(model, names, PROGRAM, b"png", usage), model)
     assert [(v.judge, v.outcome) for v in verdicts] == [("code", "fail"), ("image", "pass"),
                                                         ("consistency", "unparsed")]
     assert verdicts[0].score == 2
@@ -66,15 +66,15 @@ def test_judges_ask_the_endpoint_and_survive_faults():
 
 
 def test_an_unreachable_endpoint_is_unparsed_not_a_crash():
-    verdicts = asyncio.run(judge_all(_model("http://127.0.0.1:9/v1"), ["image"], PROGRAM, b"png", Counter()))
+    model = _model("http://127.0.0.1:9/v1")
+    verdicts = run_and_close(judge_all(model, ["image"], PROGRAM, b"png", Counter()), model)
     assert verdicts[0].outcome == "unparsed" and "no answer" in verdicts[0].rationale
 
 
 @pytest.mark.parametrize("names, kept", [(["image", "consistency"], True), (["code"], False)])
 def test_configured_judges_gate_in_realise(unit_context, names, kept):
     ctx = unit_context("solid", _script, qc={"judges": names, "min_grounding": 0.0})
-    ctx.model = None  # the judges step makes its own client for a pipeline without one
-    outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption="A red curve."))
+    outcome = run_and_close(realise(ctx, item=0, attempt=0, code=PROGRAM, caption="A red curve."), ctx.model)
     if kept:
         assert isinstance(outcome, Kept)
         stored = outcome.triplet.qc["judges"]
