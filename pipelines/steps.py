@@ -21,12 +21,16 @@ from pipelines.facts import Facts, facts_from_trace
 from pipelines.prompts import Prompts
 
 
-async def admit(ctx: UnitContext, tid: str, phash: int) -> bool:
-    """Check-and-insert into the job-wide near-duplicate index (keyed by id, so retries pass)."""
+async def duplicated(ctx: UnitContext, tid: str, phash: int) -> str | None:
+    """Check-and-insert into the job-wide near-duplicate index (keyed by id, so retries pass):
+    None when admitted, else which kept row the candidate is too close to."""
     if ctx.dedup is None:
-        return True
+        return None
     decisions = await ctx.dedup.admit.remote([tid], np.array([phash], dtype=np.uint64))
-    return bool(decisions[0])
+    if decisions[0]:
+        return None
+    near = await ctx.dedup.nearest.remote(phash)  # a second call, paid only by rejects
+    return f"phash {phash:016x}" + (f", {near[1]} bits from {near[0]}" if near else "")
 
 
 async def judge(ctx: UnitContext, code: str, png: bytes) -> list[judges.Verdict]:
@@ -91,8 +95,8 @@ async def realise(
     tid = triplet_id(ctx.spec.pipeline, ctx.spec.unit, item, variant)
     # Admission comes last: a hash admitted for a candidate that is then dropped would block
     # its look-alikes for the rest of the job.
-    if not await admit(ctx, tid, phash):
-        return Rejected("near_duplicate", f"phash {phash:016x}")
+    if (clash := await duplicated(ctx, tid, phash)) is not None:
+        return Rejected("near_duplicate", clash)
     # Written last: the target may cost two model calls, and it never rejects the row.
     if explain_with is not None and ctx.job.targets.uses_prompts():
         fields["meta"] = {**fields.get("meta", {}), "target_prompts": explain_with.version}

@@ -75,6 +75,10 @@ def test_model_diversity_end_to_end(ray_session, tmp_path):
     rows = pd.read_parquet(tmp_path / "out" / "diversity")
     # barh_elements is written twice: its second copy is a near-duplicate and is dropped.
     assert result.rows == 5 and result.rejects == {"near_duplicate": 1}
+    (reject,) = [r for _, s in ShardStore(str(tmp_path / "out")).iter_stats("diversity")
+                 for r in s["reject_samples"]]
+    kept = set(rows["id"])
+    assert reject["detail"].split(", 0 bits from ")[1] in kept  # it names the row it repeats
     assert set(rows["parent_id"]) == {f"py:{p}" for p in PARENTS}
     assert set(rows["prompt_version"]) == {"diversity/v1"} and set(rows["model"]) == {"test-model"}
     meta = rows["meta"].map(__import__("json").loads)
