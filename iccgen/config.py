@@ -199,6 +199,16 @@ class JobConfig(_Section):
             raise ValueError("each pipeline may appear once")
         return pipelines
 
+    @model_validator(mode="after")
+    def _judges_have_a_model(self) -> "JobConfig":
+        # Checked here, not when the first candidate reaches a judge inside a worker.
+        if self.qc.judges and not self.model.base_urls:
+            raise ValueError(
+                "qc.judges asks a model about every candidate, but no endpoint is set: pass "
+                "--endpoint URL (start one with `iccgen serve`) or set base_url under [model]"
+            )
+        return self
+
     def n_for(self, pipeline: str) -> int:
         section = getattr(self, pipeline)
         return getattr(section, "n", None) or self.n
@@ -234,13 +244,15 @@ def config_keys() -> list[str]:
 
 def _describe(err: ValidationError, origin: str) -> str:
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    where = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    if not where:  # a check across keys says in its message which keys it means
+        return f"{origin}: {msg}{more}"
     if first["type"] == "extra_forbidden":
         return f"{origin}: unknown key '{where}' (check the spelling; see `iccgen run --help`)"
     got = first.get("input")
     shown = "" if isinstance(got, dict) else f" (got {got!r})"
-    msg = first["msg"].removeprefix("Value error, ")
-    more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     return f"{origin}: bad value for '{where}': {msg}{shown}{more}"
 
 

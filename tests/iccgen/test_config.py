@@ -78,3 +78,12 @@ def test_help_lists_every_key_a_job_file_may_hold():
     help_text = subprocess.run([sys.executable, "-m", "iccgen.cli", "run", "--help"],
                                capture_output=True, text=True, check=True).stdout
     assert "[qc] min_grounding judges" in help_text
+
+
+def test_judges_without_an_endpoint_fail_at_load_not_in_a_worker(tmp_path):
+    path = write(tmp_path, '[qc]\njudges = ["image"]\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value).startswith(f"{path}: qc.judges asks a model about every candidate")
+    assert "--endpoint URL" in str(e.value)
+    assert load_config(path, model={"base_urls": ["http://127.0.0.1:8000/v1"]}).qc.judges == ["image"]
