@@ -178,9 +178,9 @@ def print_samples(
 def print_rejects(out: str, console: Console, pipeline: str | None) -> None:
     store, job = open_job(out)
     for name in [pipeline] if pipeline else job.get("pipelines", store.pipelines()):
-        samples = [{**r, "unit": unit} for unit, s in store.iter_stats(name)
-                   for r in s.get("reject_samples", [])]
-        counts = sum((Counter(s.get("rejects", {})) for _, s in store.iter_stats(name)), Counter())
+        stats = list(store.iter_stats(name))
+        samples = [{**r, "unit": unit} for unit, s in stats for r in s.get("reject_samples", [])]
+        counts = sum((Counter(s.get("rejects", {})) for _, s in stats), Counter())
         console.rule(f"[bold]{name}[/bold]: {sum(counts.values())} rejects")
         for reason, count in counts.most_common():
             console.print(f"  {reason}: {count}")

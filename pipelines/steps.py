@@ -74,7 +74,9 @@ async def realise(
         return rejected
     if facts is None:
         facts = facts_from_trace(result.trace or {})
-    grounded = checked or grounding.check(caption, facts, code, fields.get("params"))
+    grounded = checked
+    if grounded is None:
+        grounded = grounding.check(caption, facts, code, fields.get("params"))
     if grounded.score < ctx.job.qc.min_grounding:
         return Rejected("ungrounded", "; ".join(grounded.ungrounded))
     phash = phash_png(result.png)

@@ -18,7 +18,6 @@ from iccgen.errors import ConfigError, ModelRequestError
 from iccgen.store import ShardStore
 from iccgen.unit import Outcome, Pipeline, Rejected, UnitContext, UnitSpec
 from pipelines import code_target, grounded_caption, prompts
-from pipelines.grounded_caption import GroundedCaption
 from pipelines.captions import describe
 from pipelines.diversity.mutator import MutationError, mutate
 from pipelines.diversity.parents import Parent, check_source, load_parents
@@ -69,7 +68,7 @@ class DiversityPipeline(Pipeline):
     targets: prompts.Prompts | None = None
 
     async def caption(self, ctx: UnitContext, item: int, attempt: int, code: str, result: Any,
-                      facts: Facts) -> tuple[str, GroundedCaption | None]:
+                      facts: Facts) -> tuple[str, grounded_caption.GroundedCaption | None]:
         """Built from the variation's own trace facts; a model's caption comes with how it was
         made."""
         return describe(facts, ctx.rng(item, attempt)), None
@@ -137,7 +136,7 @@ class ModelDiversity(DiversityPipeline):
         return (await self._principles[parent.id]).text.strip()
 
     async def caption(self, ctx: UnitContext, item: int, attempt: int, code: str, result: Any,
-                      facts: Facts) -> tuple[str, GroundedCaption | None]:
+                      facts: Facts) -> tuple[str, grounded_caption.GroundedCaption | None]:
         """The model's draft from the image, corrected against the program (paper §3.2)."""
         if not ctx.job.targets.refine_captions:
             return await super().caption(ctx, item, attempt, code, result, facts)

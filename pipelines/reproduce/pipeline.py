@@ -83,7 +83,7 @@ class ReproducePipeline(Pipeline):
         meta: dict[str, Any] = {"repairs": repairs, "seed_uri": seed.ref.uri,
                                 "seed_size": [seed.width, seed.height]}
         qc: dict[str, Any] = {}
-        worked: dict[str, Any] = {}  # facts and grounding that realise need not redo
+        facts = checked = None  # worked out for the refine step, then handed to realise
         if result.ok:
             score = await asyncio.to_thread(similarity.similarity, seed.png, result.png)
             qc = score.to_dict()
@@ -96,11 +96,11 @@ class ReproducePipeline(Pipeline):
                 facts = facts_from_trace(trace)
                 grounded = await grounded_caption.refine_caption(
                     ctx, self.targets, caption, code, trace, facts)
-                caption, meta["caption"] = grounded.caption, grounded.to_dict()
-                worked = {"facts": facts, "checked": grounded.grounding}
+                caption, checked = grounded.caption, grounded.grounding
+                meta["caption"] = grounded.to_dict()
         return await realise(
             ctx, item=item, attempt=attempt, code=code, caption=caption, result=result,
             source_id=seed.ref.source_id, model=ctx.job.model.model,
             prompt_version=self.prompts.version, qc=qc, meta=meta, explain_with=self.targets,
-            **worked,
+            facts=facts, checked=checked,
         )
