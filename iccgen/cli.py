@@ -58,6 +58,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", help="reproduce: folder of seed images or a Parquet table")
     p.add_argument("--endpoint", action="append", help="model: OpenAI-compatible base URL (repeatable)")
     p.add_argument("--model", help="model: served model name")
+    p.add_argument("--unconfined-sandbox", action="store_true", default=None,
+                   help="accept running programs without the sandbox's isolation where a node lacks "
+                   "it (trusted programs only; recorded in _job.json and every row)")
     p.set_defaults(func=_cmd_run)
 
 
@@ -66,6 +69,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         "diversity": {k: v for k, v in (("from", args.source), ("mutator", args.mutator)) if v} or None,
         "reproduce": {"seeds": args.seeds} if args.seeds else None,
         "model": {k: v for k, v in (("base_urls", args.endpoint), ("model", args.model)) if v} or None,
+        "sandbox": {"unconfined": True} if args.unconfined_sandbox else None,
     }
     flat = {
         "pipelines": args.pipeline.split(",") if args.pipeline else None,
@@ -149,18 +153,21 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="PNG to write")
     p.add_argument("--trace", help="also write the execution trace as JSON here")
     p.add_argument("--dpi", type=int, help="rendering DPI (default: the sandbox's)")
+    p.add_argument("--unconfined-sandbox", action="store_true",
+                   help="run without the sandbox's isolation where this machine lacks it (trusted programs only)")
     p.set_defaults(func=_cmd_render)
 
 
 def _cmd_render(args: argparse.Namespace, console: Console) -> int:
     from iccgen.render import render_file
 
-    return render_file(args.program, args.output, args.trace, args.dpi, console)
+    return render_file(args.program, args.output, args.trace, args.dpi, console, args.unconfined_sandbox)
 
 
 def _add_doctor(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("doctor", help="which sandbox isolation layers this machine provides",
-                       description="Report every sandbox isolation layer: active, or why not.")
+                       description="Report every sandbox isolation layer: active, or why not. "
+                       "Exits 1 when a required layer is missing, so jobs would refuse to start here.")
     p.set_defaults(func=_cmd_doctor)
 
 

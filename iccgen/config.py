@@ -131,6 +131,12 @@ class SandboxConfig(_Section):
     cpu_seconds: float = Field(20, gt=0)
     wall_seconds: float = Field(30, gt=0)
     memory_mb: int = Field(2048, ge=256)
+    unconfined: bool = Field(
+        False,
+        description="run programs WITHOUT the required isolation (bubblewrap, an unprivileged "
+        "user, seccomp) where a node cannot provide it; only for trusted programs. Recorded in "
+        "_job.json and in every row's meta.sandbox (flag: --unconfined-sandbox)",
+    )
 
 
 class QcConfig(_Section):

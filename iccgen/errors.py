@@ -33,6 +33,10 @@ class InputError(UserError):
     """An input (seed images, parent shards, programs) cannot be read."""
 
 
+class ConfinementMissing(UserError):
+    """A node cannot run programs with the sandbox's required isolation; nothing was started."""
+
+
 class ShardError(IccgenError):
     """A committed shard is unreadable (truncated, corrupt, wrong schema)."""
 

@@ -9,19 +9,25 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from iccgen.errors import InputError, OutputError
+from iccgen.errors import ConfinementMissing, InputError, OutputError
 
 
-def render_file(program: str, output: str, trace_path: str | None, dpi: int | None, console: Console) -> int:
-    from sandbox import Limits, Sandbox
+def render_file(program: str, output: str, trace_path: str | None, dpi: int | None, console: Console,
+                unconfined: bool = False) -> int:
+    from sandbox import ConfinementError, Limits, Sandbox
 
     try:
         code = Path(program).read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{program}: cannot read the program ({e})") from None
     limits = Limits() if dpi is None else dataclasses.replace(Limits(), dpi=dpi)
-    with Sandbox(limits=limits, workers=1) as sb:
-        result = sb.run(code, trace=trace_path is not None)
+    try:
+        with Sandbox(limits=limits, workers=1, unconfined=unconfined) as sb:
+            if not sb.info()["confined"]:
+                console.print("[yellow]warning[/yellow]: running UNCONFINED, as --unconfined-sandbox asked")
+            result = sb.run(code, trace=trace_path is not None)
+    except ConfinementError as e:
+        raise ConfinementMissing(f"{e}; or, for a trusted program only, pass --unconfined-sandbox") from None
     if not result.ok:
         console.print(f"[red]{result.status.value}[/red]: {result.error}", highlight=False)
         if result.traceback_tail:
@@ -41,6 +47,7 @@ def render_file(program: str, output: str, trace_path: str | None, dpi: int | No
 
 
 def print_doctor(console: Console) -> int:
+    """The layers table; exit status 1 when a required layer is missing (jobs would refuse)."""
     from sandbox import doctor
 
     table = Table(title="sandbox isolation layers on this machine")
@@ -52,4 +59,8 @@ def print_doctor(console: Console) -> int:
         mark = "[green]yes[/green]" if layer.active else "[yellow]no[/yellow]"
         table.add_row(layer.name, mark, layer.detail)
     console.print(table)
-    return 0
+    if layers[0].active:
+        return 0
+    console.print("[red]confinement missing[/red]: jobs refuse to start here; "
+                  "the table says which layer and what to do", highlight=False)
+    return 1

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from iccgen import __version__
+from iccgen import __version__, confinement
 from iccgen.config import JobConfig, diff_fields
 from iccgen.errors import EndpointError, JobFailed, JobMismatchError
 from iccgen.journal import recover
@@ -28,6 +28,7 @@ from iccgen.store import ShardStore
 from iccgen.unit import Pipeline, UnitSpec
 from pipelines.registry import get_pipeline
 from workers.dedup import create_dedup
+from workers.node_check import check_nodes
 from workers.unit_worker import RemoteUnitWorker
 
 POLL_S = 0.5
@@ -246,12 +247,14 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     console = console or Console(stderr=True)
     pipelines = [get_pipeline(name, job) for name in job.pipelines]  # validates inputs first
     store = ShardStore(job.out)
+    connect(job)
+    sandbox = confinement.require(job, check_nodes(), console)  # refuses before anything is written
     prepare_output(store, job)
+    store.write_job({**(store.read_job() or {}), "sandbox": sandbox})
     swept = store.sweep_temporaries() + store.sweep_journals()
     if swept:
         console.print(f"swept {swept} leftover(s) of an interrupted run")
     t0 = time.time()
-    connect(job)
     dedup = load_dedup(store, job, pipelines)
     dispatcher = Dispatcher(job, dedup)
     results: list[StageResult] = []

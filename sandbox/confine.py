@@ -20,6 +20,8 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 _CLONE_THREAD = 0x00010000
+# The "which" value meaning "a process" (PRIO_PROCESS, IOPRIO_WHO_PROCESS).
+_PRIO_WHO_PROCESS = {"setpriority": 0, "ioprio_set": 1}
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,21 @@ def seccomp_filter():  # -> pyseccomp.SyscallFilter
     # clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone.
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     f.add_rule(sc.ERRNO(errno.ENOSYS), "io_uring_setup")
-    # Signals only to itself: siblings run as the same user and must stay out of reach.
-    f.add_rule(deny, "kill", sc.Arg(0, sc.NE, me))
-    f.add_rule(deny, "tgkill", sc.Arg(0, sc.NE, me))
+    # Siblings run as the same user, so the kernel would let them reach each other: every call
+    # that names a process reaches only this one. Signals name it by its pid ...
+    for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+        f.add_rule(deny, name, sc.Arg(0, sc.NE, me))
+    # ... the rest by 0, "the caller" (a rule compares an argument once, so 0 is the only way
+    # to say "self"; glibc's own setrlimit and sched calls pass 0).
+    for name in ("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam",
+                 "sched_setattr", "get_robust_list", "migrate_pages", "move_pages"):
+        f.add_rule(deny, name, sc.Arg(0, sc.NE, 0))
+    for name in ("setpriority", "ioprio_set"):  # (which, who): only "this process" and who = 0
+        f.add_rule(deny, name, sc.Arg(0, sc.NE, _PRIO_WHO_PROCESS[name]))
+        f.add_rule(deny, name, sc.Arg(1, sc.NE, 0))
+    # memfd pages escape RLIMIT_AS; the rest compare or touch other processes.
+    for name in ("memfd_create", "memfd_secret", "kcmp", "process_madvise", "process_mrelease"):
+        f.add_rule(deny, name)
     return f
 
 

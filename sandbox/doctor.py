@@ -6,20 +6,19 @@ reports what it can and cannot do, so a layer reads active only when it was obse
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from .errors import SandboxError
+from .errors import ConfinementError, SandboxError
+from .jail import JAIL_TMP_BYTES
 from .limits import Limits
 from .pool import Sandbox
 
-# A file that exists on the host; the jail must hide it (the venv inside the project may show).
-_HOST_SOURCE = str(Path(__file__).resolve())
 
 _PROBE = '''
 import json, os, resource, socket
 facts = {"uid": os.getuid(), "env": sorted(os.environ), "cwd_entries": os.listdir("."),
-         "project_visible": os.path.exists(%(source)r), "tmp": os.listdir("/tmp")}
+         "host_file_visible": os.path.exists(%(marker)r), "tmp": os.listdir("/tmp")}
 facts["rlimits"] = {n: resource.getrlimit(getattr(resource, "RLIMIT_" + n))[0]
                     for n in ("CPU", "AS", "FSIZE", "NPROC", "NOFILE")}
 try:
@@ -35,6 +34,16 @@ except OSError as e:
     facts["fork"] = "refused: " + e.strerror
 with open("/proc/net/dev") as f:
     facts["interfaces"] = [l.split(":")[0].strip() for l in f.readlines()[2:]]
+try:
+    resource.prlimit(os.getppid(), resource.RLIMIT_CPU); facts["reach_pool"] = "allowed"
+except OSError as e:
+    facts["reach_pool"] = "refused: " + e.strerror
+facts["writable"] = []
+for d in ("/", "/etc", "/usr", "/dev/shm", os.environ.get("MPLCONFIGDIR", "/nonexistent")):
+    try:
+        open(os.path.join(d, "iccgen-probe"), "w").close(); facts["writable"].append(d)
+    except OSError:
+        pass
 print(json.dumps(facts))
 '''
 
@@ -52,6 +61,7 @@ class Layer:
 def _layers(info: dict, facts: dict, limits: Limits) -> list[Layer]:
     notes, rl = info["notes"], facts["rlimits"]
     jailed = info["jailed"]
+    unprivileged = facts["uid"] != 0
     return [
         Layer("forkserver", True, f"warm pool, Python {info['python']}, numpy/scipy/matplotlib "
               f"imported in {info['warm_seconds']:.1f} s; one fork per program, forked ahead"),
@@ -64,33 +74,53 @@ def _layers(info: dict, facts: dict, limits: Limits) -> list[Layer]:
               "directory of its own, removed afterwards"),
         Layer("clean_environment", set(facts["env"]) <= {"HOME", "TMPDIR"},
               f"program sees only {facts['env']}; the pool was started without the driver's environment"),
-        Layer("nobody", facts["uid"] == 65534, notes["nobody"] if facts["uid"] == 65534 else
-              f"programs run as uid {facts['uid']}: {notes['nobody']}"),
+        Layer("nobody", unprivileged, notes["nobody"] if unprivileged else
+              f"programs run as uid {facts['uid']} (root): {notes['nobody']}"),
         Layer("seccomp", facts["socket"].startswith("refused") and facts["fork"].startswith("refused"),
               f"{notes['seccomp']} (observed: socket {facts['socket']}, fork {facts['fork']})"),
-        Layer("bubblewrap", jailed and not facts["project_visible"],
+        Layer("others_out_of_reach", facts["reach_pool"].startswith("refused"),
+              "signals, rlimits, priorities and affinities of other processes are refused "
+              f"(observed: prlimit on the pool {facts['reach_pool']})"),
+        Layer("bubblewrap", jailed and not facts["host_file_visible"],
               info["jail_detail"] + ("" if not jailed else
-                                     f"; {_HOST_SOURCE} visible inside: {facts['project_visible']}")),
+                                     f"; a file in the host's /tmp visible inside: {facts['host_file_visible']}")),
+        Layer("read_only_system", not facts["writable"],
+              "/, /etc, /usr, /dev/shm and matplotlib's config are read-only" if not facts["writable"]
+              else f"programs can write {facts['writable']}"),
         Layer("no_network", facts["interfaces"] == ["lo"] or facts["socket"].startswith("refused"),
               f"interfaces {facts['interfaces']}, socket {facts['socket']}"),
-        Layer("private_tmp", jailed and all(e.startswith("jobs-") for e in facts["tmp"]),
-              "a private tmpfs /tmp inside bubblewrap" if jailed else
+        Layer("private_tmp", jailed and all(e.startswith(("jobs-", "mplconfig")) for e in facts["tmp"]),
+              f"a private tmpfs /tmp inside bubblewrap, {JAIL_TMP_BYTES >> 20} MiB for the pool's "
+              "programs together; memfd refused; no per-program cgroup limit" if jailed else
               f"no bubblewrap: /tmp is the host's, and programs write there as uid {facts['uid']}"),
     ]
 
 
-def doctor(limits: Limits | None = None, jail: bool | None = None) -> list[Layer]:
-    """Starts a pool, runs the probe, and lists every layer with what was observed.
+def doctor(limits: Limits | None = None) -> list[Layer]:
+    """Every layer with what was observed; the first, `confinement`, says whether a pool starts.
 
-    `jail` as for Sandbox: None uses bubblewrap where it works, False shows the pool without it.
+    Where the required layers are missing, the probe (our own program, not a user's) runs in an
+    unconfined pool, so the report still shows what this machine does and does not provide.
     """
     limits = limits or Limits()
     try:
-        with Sandbox(limits, workers=1, jail=jail) as sb:
-            info = sb.info()
-            result = sb.run(_PROBE % {"source": _HOST_SOURCE})
+        layers = _probe(limits, unconfined=False)
+        return [Layer("confinement", True, "every required layer is active: programs run here")] + layers
+    except ConfinementError as exc:
+        refusal = Layer("confinement", False, str(exc))
+    try:
+        return [refusal] + _probe(limits, unconfined=True)
     except SandboxError as exc:
-        return [Layer("forkserver", False, f"the sandbox pool could not start: {exc}")]
+        return [refusal, Layer("forkserver", False, f"the sandbox pool could not start: {exc}")]
+
+
+def _probe(limits: Limits, unconfined: bool) -> list[Layer]:
+    """Runs the probe in a pool; ConfinementError when a required pool cannot start."""
+    # A file the host has and the jail must hide.
+    with tempfile.NamedTemporaryFile(prefix="iccgen-doctor-") as marker, \
+            Sandbox(limits, workers=1, unconfined=unconfined) as sb:
+        info = sb.info()
+        result = sb.run(_PROBE % {"marker": marker.name})
     try:
         facts = json.loads(result.stdout_tail.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):

@@ -15,3 +15,10 @@ class SandboxStartError(SandboxError):
 
 class CodeTooLarge(SandboxError, ValueError):
     """The program text is larger than Limits.max_code_bytes."""
+
+
+class ConfinementError(SandboxStartError):
+    """A required isolation layer is missing here; the message says which and how to provide it.
+
+    Nothing ran: a Sandbox never falls back to running programs with less isolation than asked.
+    """

@@ -1,7 +1,8 @@
-"""How the pool process is launched: a clean environment, and bubblewrap where it works.
+"""How the pool process is launched: a clean environment, inside bubblewrap.
 
 Runs in the driver. The pool sees a read-only system, the Python runtime and its packages,
-this package (bound alone, away from the project), a private /tmp and no network.
+this package (bound alone, away from the project), a private /tmp and no network. Without a
+working bubblewrap the launch is refused, unless the caller asked for an unconfined pool.
 """
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ConfinementError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 JAIL_PKG_ROOT = "/opt/iccgen-sandbox"
-JAIL_MPL_DIR = "/var/cache/mplconfig"
+# The host's prebuilt font cache, read-only; the pool copies it to a private, writable config
+# dir so nothing a program writes there outlives the pool.
+JAIL_MPL_SEED = "/var/cache/mplconfig"
+JAIL_MPL_DIR = "/tmp/mplconfig"
 JAIL_TMP_BYTES = 1 << 30
 # Thread pools in BLAS would multiply memory and fight the pool's own parallelism.
 _BASE_ENV = {
@@ -25,6 +31,10 @@ _BASE_ENV = {
 }
 # Capabilities the pool keeps inside the jail: become nobody, signal and clean up after it.
 _JAIL_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE")
+HOW_TO_CONFINE = (
+    "install bubblewrap (Debian: apt-get install bubblewrap); in a container, run it as root with "
+    "--cap-add SYS_ADMIN,NET_ADMIN or as a non-root user with --security-opt systempaths=unconfined "
+    "(Kubernetes: securityContext.procMount: Unmasked); 'iccgen doctor' shows every layer")
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,7 @@ class Launch:
 
 
 def mpl_cache_dir() -> Path:
-    """Where the pool keeps matplotlib's font cache between runs (built once, ~2 s)."""
+    """Where matplotlib's font cache is kept between pools (built once, ~2 s, outside any pool)."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     path = base / "iccgen-sandbox" / "matplotlib"
     try:
@@ -44,6 +54,10 @@ def mpl_cache_dir() -> Path:
     except OSError:
         path = Path("/tmp") / f"iccgen-sandbox-mpl-{os.getuid()}"
         path.mkdir(mode=0o700, exist_ok=True)
+    if not any(path.glob("fontlist-*.json")):
+        # Built by matplotlib itself, running none of a program's code; the jail binds it read-only.
+        subprocess.run([sys.executable, "-s", "-c", "import matplotlib.font_manager"],
+                       env={**_BASE_ENV, "MPLCONFIGDIR": str(path)}, capture_output=True, timeout=120)
     return path
 
 
@@ -88,14 +102,16 @@ def _bwrap_argv(bwrap: str, mpl_dir: Path) -> list[str]:
     argv += ["--size", str(JAIL_TMP_BYTES), "--tmpfs", "/tmp"]
     binds = _runtime_paths()
     # bwrap creates missing parents 0700; nobody must be able to walk to the runtime.
-    parents = {p for b in binds + [f"{JAIL_PKG_ROOT}/sandbox", JAIL_MPL_DIR] for p in _parents(b)}
+    parents = {p for b in binds + [f"{JAIL_PKG_ROOT}/sandbox", JAIL_MPL_SEED] for p in _parents(b)}
     for parent in sorted(parents - {"/tmp"}):
         argv += ["--perms", "0755", "--dir", parent]
     for path in binds:
         argv += ["--ro-bind", path, path]
     argv += ["--ro-bind", str(PACKAGE_DIR), f"{JAIL_PKG_ROOT}/sandbox",
-             "--bind", str(mpl_dir), JAIL_MPL_DIR,
-             "--dev", "/dev", "--proc", "/proc", "--chdir", "/tmp"]
+             "--ro-bind", str(mpl_dir), JAIL_MPL_SEED,
+             "--dev", "/dev", "--proc", "/proc", "--chdir", "/tmp",
+             # Last: as a non-root caller the tmpfs root and /dev would be the caller's to write.
+             "--remount-ro", "/dev", "--remount-ro", "/"]
     if os.geteuid() == 0:
         # As real root bwrap makes no user namespace and would keep every capability.
         argv += ["--cap-drop", "ALL"]
@@ -132,14 +148,20 @@ def bwrap_status() -> tuple[str | None, str]:
     return bwrap, f"{bwrap}: private mount, pid, net, ipc and uts namespaces"
 
 
-def launch(use_jail: bool | None = None) -> Launch:
-    """use_jail: None means 'where the machine allows it'; True insists; False skips it."""
+def launch(unconfined: bool = False) -> Launch:
+    """The pool inside bubblewrap; ConfinementError where bubblewrap cannot work here.
+
+    `unconfined=True` is the caller's explicit acceptance of running programs without the jail
+    where the machine cannot provide it: bubblewrap is still used wherever it works.
+    """
     mpl_dir = mpl_cache_dir()
-    bwrap, why = bwrap_status() if use_jail is not False else (None, "disabled by the caller")
-    if use_jail and bwrap is None:
-        raise RuntimeError(f"bubblewrap was required but is unusable: {why}")
-    if bwrap is None:
-        env = {**_BASE_ENV, "MPLCONFIGDIR": str(mpl_dir)}
-        return Launch(_python_argv(str(PACKAGE_DIR.parent)), env, False, why)
-    env = {**_BASE_ENV, "MPLCONFIGDIR": JAIL_MPL_DIR}
-    return Launch(_bwrap_argv(bwrap, mpl_dir) + _python_argv(JAIL_PKG_ROOT), env, True, why)
+    bwrap, why = bwrap_status()
+    if bwrap is not None:
+        env = {**_BASE_ENV, "MPLCONFIGDIR": JAIL_MPL_DIR, "ICCGEN_MPL_SEED": JAIL_MPL_SEED}
+        return Launch(_bwrap_argv(bwrap, mpl_dir) + _python_argv(JAIL_PKG_ROOT), env, True, why)
+    if not unconfined:
+        raise ConfinementError(f"the sandbox needs bubblewrap, which is unusable here: {why}. "
+                               f"To fix: {HOW_TO_CONFINE}")
+    env = {**_BASE_ENV, "MPLCONFIGDIR": str(mpl_dir)}
+    return Launch(_python_argv(str(PACKAGE_DIR.parent)), env, False,
+                  f"UNCONFINED, as the caller accepted: {why}")

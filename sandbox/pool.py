@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import jail, protocol
-from .errors import CodeTooLarge, SandboxClosed, SandboxError, SandboxStartError
+from .errors import CodeTooLarge, ConfinementError, SandboxClosed, SandboxError, SandboxStartError
 from .limits import Limits
 from .result import ExecResult, Status
 
@@ -46,7 +46,7 @@ class _State:
 
     limits: Limits
     workers: int
-    use_jail: bool | None
+    unconfined: bool
     cond: threading.Condition = field(default_factory=threading.Condition)
     pending: dict[int, _Job] = field(default_factory=dict)
     outbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
@@ -62,8 +62,9 @@ class _State:
 
     # -- pool process lifecycle -----------------------------------------------------------------
     def start(self) -> subprocess.Popen:
-        self.launch = jail.launch(self.use_jail)
-        config = json.dumps({"limits": self.limits.to_dict(), "workers": self.workers})
+        self.launch = jail.launch(self.unconfined)
+        config = json.dumps({"limits": self.limits.to_dict(), "workers": self.workers,
+                             "unconfined": self.unconfined})
         proc = subprocess.Popen(
             self.launch.argv + [config], env=self.launch.env, cwd="/", stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, bufsize=0)
@@ -80,6 +81,9 @@ class _State:
         while not self.closing:
             try:
                 proc = self.start()
+            except ConfinementError as exc:
+                self.give_up(exc)
+                return
             except (OSError, RuntimeError) as exc:
                 self.give_up(SandboxStartError(f"cannot start the sandbox pool: {exc}"))
                 return
@@ -88,6 +92,8 @@ class _State:
                 self.cond.notify_all()
             got_ready = self.read_results(proc)
             self.reap(proc)
+            if self.fatal is not None:
+                return
             failures = 0 if got_ready else failures + 1
             if failures >= _START_FAILURES and not self.closing:
                 tail = "\n".join(list(self.stderr_tail)[-15:])
@@ -114,6 +120,11 @@ class _State:
                     self.cond.notify_all()
             elif header.get("type") == "result":
                 self.complete(header, blob)
+            elif header.get("type") == "refused":
+                self.give_up(ConfinementError(
+                    f"the sandbox pool refused to start: a required layer is missing: "
+                    f"{header.get('why')}. To fix: {jail.HOW_TO_CONFINE}"))
+                return got_ready
 
     def reap(self, proc: subprocess.Popen) -> None:
         """The pool ended: jobs that were inside it get one more try in the next pool."""
@@ -234,15 +245,18 @@ class Sandbox:
 
     `workers` programs run at once; more wait in a queue. Use as a context manager or call
     close(); a Sandbox that is garbage-collected or alive at exit is closed for you.
-    `jail`: None uses bubblewrap where it works, True requires it, False skips it.
+    Every layer is required: where bubblewrap, the drop to an unprivileged user or seccomp
+    cannot work, run() and info() raise ConfinementError saying what to do. `unconfined=True`
+    is the caller's explicit acceptance of running programs without the layers this machine
+    lacks (the others still apply); info()["confined"] says which way the pool started.
     """
 
-    def __init__(self, limits: Limits | None = None, workers: int = 1, *, jail: bool | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, workers: int = 1, *, unconfined: bool = False) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.limits = limits or Limits()
         self.workers = workers
-        self._state = _State(self.limits, workers, jail)
+        self._state = _State(self.limits, workers, bool(unconfined))
         for target, name in ((self._state.supervise, "sandbox-supervisor"),
                              (self._state.write_jobs, "sandbox-writer")):
             threading.Thread(target=target, daemon=True, name=name).start()
@@ -266,6 +280,7 @@ class Sandbox:
                 raise SandboxClosed("this Sandbox is closed")
             launch = state.launch
             return {**state.ready, "jailed": launch.jailed, "jail_detail": launch.detail,
+                    "confined": launch.jailed and not state.ready["missing"],
                     "restarts": state.restarts, "pool_pid_host": state.proc.pid if state.proc else None}
 
     def close(self) -> None:

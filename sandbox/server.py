@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import protocol, status
-from .confine import NOBODY, PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, Plan, prctl, vm_size_bytes
+from .confine import (NOBODY, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, Plan, prctl,
+                      vm_size_bytes)
 from .limits import Limits
 
 IN_FD, OUT_FD = 0, 1
@@ -93,13 +94,20 @@ def _tree_readable_by_others(path: str) -> bool:
         p = os.path.dirname(p)
 
 
-def decide_plan() -> tuple[Plan, dict[str, str]]:
+def decide_plan() -> tuple[Plan, dict[str, str], list[str]]:
+    """The layers this pool applies, their notes, and the required layers it cannot apply.
+
+    Required: programs run as an unprivileged user (nobody, when the pool is root; the
+    caller's own uid inside bubblewrap's user namespace otherwise) under seccomp.
+    """
     import matplotlib
     import numpy
     notes: dict[str, str] = {}
     drop = False
+    missing: list[str] = []
     if os.geteuid() != 0:
-        notes["nobody"] = f"the pool runs as uid {os.geteuid()}, not root: it cannot switch users"
+        notes["nobody"] = (f"the pool runs as uid {os.geteuid()}, not root, in a user namespace "
+                           "without capabilities: programs run as that unprivileged uid")
     else:
         needed = [sys.prefix, sys.base_prefix, os.path.dirname(numpy.__file__),
                   os.path.dirname(matplotlib.__file__), os.path.dirname(__file__)]
@@ -107,10 +115,25 @@ def decide_plan() -> tuple[Plan, dict[str, str]]:
         drop = not blocked
         notes["nobody"] = (f"children run as uid {NOBODY} (nobody)" if drop else
                            f"{blocked[0]} is not readable by nobody (a 0700 parent such as /root); "
-                           "install bubblewrap, which binds the runtime readable, or use a "
-                           "world-readable interpreter")
+                           "inside bubblewrap the runtime is bound readable, so run with bubblewrap "
+                           "or use a world-readable interpreter")
+        if not drop:
+            missing.append("the switch to nobody: " + notes["nobody"])
     seccomp, notes["seccomp"] = _probe_seccomp()
-    return Plan(drop_to_nobody=drop, seccomp=seccomp), notes
+    if not seccomp:
+        missing.append("seccomp: " + notes["seccomp"])
+    return Plan(drop_to_nobody=drop, seccomp=seccomp), notes, missing
+
+
+def _private_mpl_config() -> None:
+    """Copies the read-only font cache into this pool's own config dir before matplotlib loads."""
+    seed, target = os.environ.pop("ICCGEN_MPL_SEED", None), os.environ.get("MPLCONFIGDIR")
+    if not seed or not target:
+        return
+    os.makedirs(target, mode=0o755, exist_ok=True)
+    for name in os.listdir(seed):
+        if name.startswith("fontlist-") and name.endswith(".json"):
+            shutil.copyfile(os.path.join(seed, name), os.path.join(target, name))
 
 
 def _probe_seccomp() -> tuple[bool, str]:
@@ -207,8 +230,9 @@ class Pool:
             return False
         try:
             frames = slot.buffer.feed(data)
-        except protocol.FrameError:
-            self.kill(slot, "output")
+        except protocol.FrameError as exc:
+            # Whatever a child writes is its own fault, never the pool's.
+            self.kill(slot, "output" if isinstance(exc, protocol.FrameTooLarge) else "malformed")
             slot.eof = True
             self.sel.unregister(slot.result_r)
             return False
@@ -349,14 +373,19 @@ def main() -> None:
     config = json.loads(sys.argv[1])
     limits, workers = Limits.from_dict(config["limits"]), int(config["workers"])
     t0 = time.monotonic()
+    _private_mpl_config()
     warm_up()
-    plan, notes = decide_plan()
+    plan, notes, missing = decide_plan()
+    if missing and not config.get("unconfined", False):
+        protocol.write_all(OUT_FD, protocol.encode({"type": "refused", "why": "; ".join(missing)}))
+        return
     # Objects that exist now are never collected: children skip touching (copying) their pages.
     gc.freeze()
     pool = Pool(limits, workers, plan)
     ready = {"type": "ready", "pid": os.getpid(), "warm_seconds": time.monotonic() - t0,
              "plan": {"drop_to_nobody": plan.drop_to_nobody, "seccomp": plan.seccomp},
-             "notes": notes, "vm_mb": vm_size_bytes() >> 20, "python": sys.version.split()[0]}
+             "notes": notes, "missing": missing, "vm_mb": vm_size_bytes() >> 20,
+             "python": sys.version.split()[0]}
     protocol.write_all(OUT_FD, protocol.encode(ready))
     try:
         pool.serve()
@@ -365,5 +394,7 @@ def main() -> None:
 
 
 def _die_with_parent() -> None:
+    # Non-dumpable: a program running as our uid (an unprivileged host) cannot read our memory.
+    prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a program come back to us, to be reaped

@@ -6,6 +6,7 @@ the PNG header rather than from the report.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import struct
@@ -36,7 +37,7 @@ def _signal_name(sig: int) -> str:
 
 def _from_report(report: dict[str, Any], png: bytes, limits: Limits) -> tuple[dict[str, Any], bytes]:
     status = report.get("status")
-    status = status if status in _STATUSES else "killed"
+    status = status if isinstance(status, str) and status in _STATUSES else "killed"
     out = {"status": status, "error": str(report.get("error", ""))[:1000]}
     for key in ("stdout", "stderr", "traceback"):
         out[key] = str(report.get(key, ""))[-limits.tail_chars:]
@@ -46,6 +47,10 @@ def _from_report(report: dict[str, Any], png: bytes, limits: Limits) -> tuple[di
     trace = report.get("trace")
     out["trace"] = trace if isinstance(trace, dict) else None
     if status != "ok":
+        return out, b""
+    if out["trace"] is not None and len(json.dumps(out["trace"])) > limits.max_trace_bytes:
+        out.update(status="output_too_large", trace=None,
+                   error=f"the trace exceeds Limits.max_trace_bytes={limits.max_trace_bytes}")
         return out, b""
     size = png_size(png)
     if size is None:
@@ -66,6 +71,9 @@ def _from_exit(slot: "Slot", limits: Limits) -> dict[str, Any]:
     if slot.kill_reason == "output":
         return {"status": "output_too_large", "error": "the program's output exceeded the sandbox's "
                 "bounds (the PNG, the trace or the report)"}
+    if slot.kill_reason == "malformed":
+        return {"status": "killed", "error": "the program wrote a malformed report on the sandbox's "
+                "pipe (not JSON, or nested too deep): do not write to inherited file descriptors"}
     if slot.kill_reason == "killed":
         return {"status": "killed", "error": "the sandbox was closed while the program ran"}
     if st is not None and os.WIFSIGNALED(st):
@@ -83,7 +91,7 @@ def _from_exit(slot: "Slot", limits: Limits) -> dict[str, Any]:
 
 
 def outcome(slot: "Slot", limits: Limits) -> tuple[dict[str, Any], bytes]:
-    if slot.frame is not None and slot.kill_reason != "output":
+    if slot.frame is not None and slot.kill_reason not in ("output", "malformed"):
         return _from_report(*slot.frame, limits)
     base = {"stdout": "", "stderr": "", "traceback": "", "trace": None, "durations": {}}
     return {**base, **_from_exit(slot, limits)}, b""

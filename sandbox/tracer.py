@@ -129,7 +129,7 @@ class Tracer:
         if not s or not t.get_visible() or id(t) in self.seen:
             return
         self.seen.add(id(t))
-        item = {"text": s[:500], "role": role,
+        item = {"text": _cut(s), "role": role,
                 "axes": self.axes_index.get(id(ax)) if ax is not None else self.ax_id(t),
                 "fontsize": _num(t.get_fontsize()), "color": _color(t.get_color()),
                 "ha": t.get_horizontalalignment(), "va": t.get_verticalalignment(),
@@ -204,15 +204,15 @@ class Tracer:
             "visible": ax.get_visible(), "axis_on": bool(ax.axison), "bbox_px": self.bbox_px(ax),
             "xlim": [_num(v) for v in ax.get_xlim()], "ylim": [_num(v) for v in ax.get_ylim()],
             "xscale": ax.get_xscale(), "yscale": ax.get_yscale(),
-            "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(),
-            "title": {k: ax.get_title(k) for k in ("left", "center", "right") if ax.get_title(k)},
+            "xlabel": _cut(ax.get_xlabel()), "ylabel": _cut(ax.get_ylabel()),
+            "title": {k: _cut(ax.get_title(k)) for k in ("left", "center", "right") if ax.get_title(k)},
             **_ticks(ax.xaxis, "x"), **_ticks(ax.yaxis, "y"),
             "aspect": ax.get_aspect() if isinstance(ax.get_aspect(), str) else _num(ax.get_aspect()),
             "zorder": _num(ax.get_zorder()),
             "legend": _legend_entries(ax.get_legend()),
         }
         if name == "3d":
-            item.update({"zlim": [_num(v) for v in ax.get_zlim()], "zlabel": ax.get_zlabel(),
+            item.update({"zlim": [_num(v) for v in ax.get_zlim()], "zlabel": _cut(ax.get_zlabel()),
                          "zscale": ax.get_zscale(), **_ticks(ax.zaxis, "z"),
                          "view": {"elev": _num(ax.elev), "azim": _num(ax.azim),
                                   "roll": _num(getattr(ax, "roll", 0))}})
@@ -302,7 +302,7 @@ def _drawn_ticks(axis: Any) -> list:
 def _ticks(axis: Any, name: str) -> dict:
     ticks = _drawn_ticks(axis)[:40]
     return {f"{name}ticks": [_num(t.get_loc()) for t in ticks],
-            f"{name}ticklabels": [t.label1.get_text() for t in ticks]}
+            f"{name}ticklabels": [_cut(t.label1.get_text()) for t in ticks]}
 
 
 def _label(artist: Any) -> str | None:
@@ -311,7 +311,12 @@ def _label(artist: Any) -> str | None:
 
 
 def _legend_entries(legend: Any) -> list[str]:
-    return [t.get_text() for t in legend.get_texts()] if legend is not None else []
+    return [_cut(t.get_text()) for t in legend.get_texts()[:100]] if legend is not None else []
+
+
+def _cut(text: str, limit: int = 500) -> str:
+    """Every string a program controls is cut, so no one of them can outgrow the trace."""
+    return str(text)[:limit]
 
 
 def _geometry(p: Any) -> dict:
@@ -373,7 +378,11 @@ def _shrink(trace: dict, max_bytes: int) -> dict:
             return trace
         for kind in ("texts", "lines", "patches", "collections", "images", "axes"):
             trace[kind] = trace[kind][: len(trace[kind]) // 2]
-    return {"summary": trace["summary"], "truncated": True}
+    fallback = {"summary": trace["summary"], "truncated": True}
+    if len(json.dumps(fallback)) <= max_bytes:
+        return fallback
+    counts = {k: v for k, v in trace["summary"].items() if isinstance(v, int)}
+    return {"summary": counts, "truncated": True}
 
 
 def trace_figure(fig: Figure, to_px: ToPixels, image: dict, max_bytes: int) -> dict:

@@ -69,7 +69,8 @@ class UnitWorker:
         self.dedup = dedup
         self.model: Any | None = None  # built on first use, in this process: keys stay here
         self.store = ShardStore(self.job.out)
-        self.sandbox = Sandbox(limits=sandbox_limits(self.job.sandbox), workers=self.job.sandbox.workers)
+        self.sandbox = Sandbox(limits=sandbox_limits(self.job.sandbox), workers=self.job.sandbox.workers,
+                               unconfined=self.job.sandbox.unconfined)
         self.live: dict[str, list[int]] = {}
 
     async def run_unit(self, pipeline: Pipeline, spec: UnitSpec) -> dict[str, Any]:
@@ -90,6 +91,9 @@ class UnitWorker:
             todo = [i for i in range(spec.items) if i not in done]
             results = recovered.results + await run_items(pipeline, ctx, journal, todo, live)
             rows = [r.triplet for r in sorted(results, key=lambda r: r.item) if r.triplet]
+            mode = "confined" if self.sandbox.info()["confined"] else "unconfined"
+            for row in rows:
+                row.meta["sandbox"] = mode
             summary = {**stats.to_dict(), "pipeline": spec.pipeline, "unit": spec.unit,
                        "items": spec.items, "resumed_items": len(done),
                        "fingerprint": self.job.fingerprint()}

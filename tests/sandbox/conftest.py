@@ -56,3 +56,4 @@ def still_works() -> Callable[[Sandbox], None]:
 @pytest.fixture(scope="session")
 def normal_program() -> str:
     return NORMAL
+

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hosts import failing_bwrap
 from sandbox import CodeTooLarge, ExecResult, Limits, Sandbox, SandboxClosed, Status
 
 PLOT = "import matplotlib.pyplot as plt\nplt.plot([0, {i}])\nplt.title('program {i}')\n"
@@ -74,10 +75,12 @@ THREE_FIGS = ("import matplotlib.pyplot as plt\nfor name in ['one', 'two', 'thre
 
 
 @pytest.fixture(scope="module")
-def two_more_pools():
+def two_more_pools(tmp_path_factory):
     """Two differently configured pools alive at once (started together: each start costs seconds)."""
     first = Sandbox(Limits(figure_policy="first"))
-    unjailed = Sandbox(Limits(cpu_seconds=2, wall_seconds=3), jail=False)
+    with failing_bwrap(tmp_path_factory.mktemp("nobwrap")):
+        unjailed = Sandbox(Limits(cpu_seconds=2, wall_seconds=3), unconfined=True)
+        unjailed.info()
     yield first, unjailed
     first.close()
     unjailed.close()
@@ -89,9 +92,9 @@ def test_figure_policy(sb, two_more_pools):
     assert _title(two_more_pools[0].run(THREE_FIGS, trace=True)) == "one"
 
 
-def test_no_jail_still_isolates_with_rlimits(two_more_pools, normal_program):
+def test_unconfined_pool_still_isolates_with_rlimits(two_more_pools, normal_program):
     pool = two_more_pools[1]
-    assert pool.info()["jailed"] is False
+    assert pool.info()["jailed"] is False and pool.info()["confined"] is False
     assert pool.run("while True:\n    pass\n").status is Status.TIMEOUT
     assert pool.run(normal_program).ok
 

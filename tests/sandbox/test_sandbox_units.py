@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from hosts import failing_bwrap
 from sandbox import Limits, doctor  # noqa: E402
 from sandbox import protocol  # noqa: E402
 from sandbox.capture import OutputTooLarge, TailBuffer, render  # noqa: E402
@@ -78,7 +79,7 @@ def test_render_honours_tight_bbox():
 
 def test_doctor_lists_every_layer():
     layers = {layer.name: layer for layer in doctor()}
-    assert {"forkserver", "rlimits", "wall_clock_kill", "private_workdir", "clean_environment",
+    assert {"confinement", "others_out_of_reach", "read_only_system", "forkserver", "rlimits", "wall_clock_kill", "private_workdir", "clean_environment",
             "nobody", "seccomp", "bubblewrap", "no_network", "private_tmp"} <= set(layers)
     for layer in layers.values():
         assert layer.detail, layer
@@ -86,10 +87,15 @@ def test_doctor_lists_every_layer():
         assert layers[name].active, layers[name]
 
 
-def test_doctor_without_the_jail_says_what_is_missing():
-    layers = {layer.name: layer for layer in doctor(jail=False)}
-    assert not layers["bubblewrap"].active and "disabled" in layers["bubblewrap"].detail
+def test_doctor_without_the_jail_says_what_is_missing(tmp_path):
+    with failing_bwrap(tmp_path):
+        layers = {layer.name: layer for layer in doctor()}
+    assert not layers["confinement"].active
+    assert "apt-get install bubblewrap" in layers["confinement"].detail
+    assert "systempaths=unconfined" in layers["confinement"].detail
+    assert not layers["bubblewrap"].active and "UNCONFINED" in layers["bubblewrap"].detail
     assert not layers["private_tmp"].active
     assert layers["seccomp"].active == layers["no_network"].active
     if not layers["nobody"].active:  # e.g. an interpreter under a 0700 /root
         assert "uid" in layers["nobody"].detail and "readable" in layers["nobody"].detail
+
