@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -52,4 +53,13 @@ def print_doctor(console: Console) -> int:
         mark = "[green]yes[/green]" if layer.active else "[yellow]no[/yellow]"
         table.add_row(layer.name, mark, layer.detail)
     console.print(table)
-    return 0
+    missing = [layer.name for layer in layers if not layer.active and layer.name in _required()]
+    if missing:
+        console.print(f"[red]not confined[/red]: {', '.join(missing)} inactive (see README, sandbox)")
+    return 1 if missing else 0
+
+
+def _required() -> set[str]:
+    # A non-root pool cannot switch to nobody, but its programs already run unprivileged.
+    required = {"forkserver", "probe", "bubblewrap", "seccomp"}
+    return required | {"nobody"} if os.geteuid() == 0 else required
