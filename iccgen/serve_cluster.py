@@ -96,7 +96,12 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
     except ImportError as exc:
         raise UserError(f"Ray Serve LLM is not installed here ({exc}): install the serve extra, "
                         "pip install 'iccgen[serve]', on the machine that deploys") from exc
-    ray.init(address=args.address or os.environ.get("RAY_ADDRESS") or "auto", log_to_driver=False)
+    address = args.address or os.environ.get("RAY_ADDRESS") or "auto"
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, TimeoutError) as exc:
+        raise UserError(f"no Ray cluster at {address} ({exc}): start one (see README, "
+                        "Deploying) or pass --address HEAD:6379") from exc
     gpus = int(ray.cluster_resources().get("GPU", 0))
     replicas = args.replicas or gpus // args.tensor_parallel
     if replicas < 1 or gpus < replicas * args.tensor_parallel:
