@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 OUT     ?= out
 
-.PHONY: demo test test-slow bench doctor clean system-deps
+.PHONY: demo test test-slow bench doctor clean system-deps image image-test image-lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,21 @@ test-slow: $(STAMP) system-deps
 
 doctor: $(STAMP)
 	$(BIN)/iccgen doctor
+
+# The CPU image (docker/), with podman; see README, "Deploying". Not part of `make test`.
+IMAGE   ?= localhost/iccgen:cpu
+BASE    ?= docker.io/rayproject/ray:2.60.0-py311-cpu
+PODMAN_ENV := CONTAINERS_CONF=$(CURDIR)/docker/containers.conf IMAGE=$(IMAGE) BASE=$(BASE)
+
+image:
+	$(PODMAN_ENV) docker/image.sh
+
+image-test: image
+	$(PODMAN_ENV) docker/image-test.sh
+
+image-lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  -q -o docker/requirements.cpu.txt --custom-compile-command "make image-lock"
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

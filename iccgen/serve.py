@@ -23,6 +23,7 @@ from rich.console import Console
 
 from iccgen.config import ModelConfig
 from iccgen.errors import UserError
+from iccgen.serve_cluster import add_arguments as add_cluster_arguments, cmd_serve_cluster
 
 DEFAULT_MODEL = ModelConfig.model_fields["model"].default
 POLL_S = 2.0
@@ -96,11 +97,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ready-timeout", type=float, default=1800.0,
                    help="seconds to wait for the servers to load the model (default 1800)")
     p.add_argument("--dry-run", action="store_true", help="print the commands, start nothing")
+    add_cluster_arguments(p)
     p.add_argument("vllm_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    if args.cluster:
+        return cmd_serve_cluster(args, console)
     found = visible_gpus()
     count = args.gpus or len(found) or 1
     extra = [a for a in args.vllm_args if a != "--"]
