@@ -31,6 +31,10 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+# Stages shown even when they dropped nothing; the others only where a pipeline has them.
+ALWAYS = {"executed", "passed image and text checks", "grounded", "unique"}
+
+
 def stage_of(reason: str) -> str:
     for stage, tokens in STAGES:
         if any(reason == t or (t.endswith(":") and reason.startswith(t)) for t in tokens):
@@ -79,7 +83,7 @@ def funnel(stats: list[dict[str, Any]], pipeline: str) -> Funnel:
     for name in [s for s, _ in STAGES] + ["other checks"]:
         dropped = by_stage.get(name, {})
         remaining -= sum(dropped.values())
-        if name != "other checks" or dropped:
+        if name in ALWAYS or dropped:
             stages.append(Stage(name, remaining, dropped))
     usage: Counter[str] = sum((Counter(s.get("usage", {})) for s in stats), Counter())
     spans = [(s["started"], s["finished"]) for s in stats if "started" in s and "finished" in s]
