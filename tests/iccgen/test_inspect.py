@@ -97,3 +97,16 @@ def test_gallery_in_chromium(out, tmp_path):
         assert page.locator(".card").count() == reasons.count("near_duplicate")
         page.screenshot(path=str(tmp_path / "rejects.png"))
         browser.close()
+
+
+def test_status_watch_stops_once_the_job_is_finished(out):
+    import io
+
+    from rich.console import Console
+
+    from iccgen.watch import finished, watch
+
+    assert finished(out)
+    console = Console(file=io.StringIO(), width=140, force_terminal=True)
+    assert watch(out, console, every_s=0.01) == 0
+    assert "units done" in console.file.getvalue()
