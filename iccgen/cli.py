@@ -92,6 +92,8 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         f"[green]done[/green]: {rows} triplets in {job.out}\n"
         f"  look at them:  {prog} inspect {job.out} --n 5\n"
         f"  rejects:       {prog} inspect {job.out} --rejects\n"
+        f"  gallery:       {prog} inspect {job.out} --html gallery\n"
+        f"  funnel:        {prog} stats {job.out} --plot funnel.png\n"
         f"  statistics:    {prog} status {job.out}",
         highlight=False,
     )
@@ -130,13 +132,13 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
                        description="Print K sample triplets (id, caption, code head) and write "
                        "each image as a PNG; --rejects lists why candidates were rejected.")
     p.add_argument("out", help="the job's output folder or URI")
-    p.add_argument("--n", type=int, default=5, help="how many triplets (default 5)")
+    p.add_argument("--n", type=int, help="how many triplets (default 5; with --html, 50 per pipeline)")
     p.add_argument("--pipeline", help="only this pipeline")
     p.add_argument("--seed", type=int, default=0, help="which random sample (default 0)")
     p.add_argument("--images", default="inspect", help="folder for the PNGs (default ./inspect)")
     p.add_argument("--rejects", action="store_true", help="show reject reasons and examples")
-    p.add_argument("--html", metavar="DIR", help="write a static gallery DIR/index.html (of --n "
-                   "rows per pipeline, default 5; try --n 200) with the sampled rejects")
+    p.add_argument("--html", metavar="DIR", help="write a static gallery DIR/index.html of --n "
+                   "rows per pipeline and the sampled rejects (opens from disk)")
     p.set_defaults(func=_cmd_inspect)
 
 
@@ -146,11 +148,11 @@ def _cmd_inspect(args: argparse.Namespace, console: Console) -> int:
     if args.html:
         from iccgen.gallery import write_gallery
 
-        write_gallery(args.out, args.html, args.n, args.pipeline, args.seed, console)
+        write_gallery(args.out, args.html, args.n or 50, args.pipeline, args.seed, console)
     elif args.rejects:
         print_rejects(args.out, console, args.pipeline)
     else:
-        print_samples(args.out, console, args.n, args.pipeline, args.seed, args.images)
+        print_samples(args.out, console, args.n or 5, args.pipeline, args.seed, args.images)
     return 0
 
 
