@@ -22,6 +22,13 @@ system-deps:
 	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap libseccomp2 >/dev/null 2>&1)) || \
 	  echo "could not install bubblewrap: the sandbox will run without it (see 'iccgen doctor')"; \
 	fi
+	@# Debian's chromium: the gallery's browser test drives it with playwright (never its own download).
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium (the gallery's browser test)"; \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) || \
+	  echo "could not install chromium: the gallery's browser test will be skipped"; \
+	fi
 
 demo: $(STAMP) system-deps
 	$(BIN)/iccgen run examples/demo.toml --out $(OUT)

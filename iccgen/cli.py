@@ -22,6 +22,8 @@ the rendering of the matplotlib program stored beside it, every caption is groun
   iccgen run examples/demo.toml            run (or resume) a job
   iccgen status out                        what a job has done
   iccgen inspect out --n 5                 look at sample triplets and rejects
+  iccgen inspect out --html gallery        a static HTML gallery of rows and rejects
+  iccgen stats out --plot funnel.png       each pipeline's funnel, candidates to kept rows
   iccgen render prog.py -o img.png         run one program in the sandbox
   iccgen doctor                            which sandbox isolation layers are active here
   iccgen serve                             start vLLM (Qwen3-VL) on this machine's GPUs
@@ -94,6 +96,8 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         f"[green]done[/green]: {rows} triplets in {job.out}\n"
         f"  look at them:  {prog} inspect {job.out} --n 5\n"
         f"  rejects:       {prog} inspect {job.out} --rejects\n"
+        f"  gallery:       {prog} inspect {job.out} --html gallery\n"
+        f"  funnel:        {prog} stats {job.out} --plot funnel.png\n"
         f"  statistics:    {prog} status {job.out}",
         highlight=False,
     )
@@ -113,12 +117,16 @@ def _add_status(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="units done and pending, rows, rejects by reason",
                        description="Summarise a job's output folder without changing it.")
     p.add_argument("out", help="the job's output folder or URI")
+    p.add_argument("--watch", action="store_true", help="redraw every 2 s until the job is done")
     p.set_defaults(func=_cmd_status)
 
 
 def _cmd_status(args: argparse.Namespace, console: Console) -> int:
     from iccgen.report import print_status
+    from iccgen.watch import watch
 
+    if args.watch:
+        return watch(args.out, console)
     print_status(args.out, console)
     return 0
 
@@ -128,21 +136,27 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
                        description="Print K sample triplets (id, caption, code head) and write "
                        "each image as a PNG; --rejects lists why candidates were rejected.")
     p.add_argument("out", help="the job's output folder or URI")
-    p.add_argument("--n", type=int, default=5, help="how many triplets (default 5)")
+    p.add_argument("--n", type=int, help="how many triplets (default 5; with --html, 50 per pipeline)")
     p.add_argument("--pipeline", help="only this pipeline")
     p.add_argument("--seed", type=int, default=0, help="which random sample (default 0)")
     p.add_argument("--images", default="inspect", help="folder for the PNGs (default ./inspect)")
     p.add_argument("--rejects", action="store_true", help="show reject reasons and examples")
+    p.add_argument("--html", metavar="DIR", help="write a static gallery DIR/index.html of --n "
+                   "rows per pipeline and the sampled rejects (opens from disk)")
     p.set_defaults(func=_cmd_inspect)
 
 
 def _cmd_inspect(args: argparse.Namespace, console: Console) -> int:
     from iccgen.report import print_rejects, print_samples
 
-    if args.rejects:
+    if args.html:
+        from iccgen.gallery import write_gallery
+
+        write_gallery(args.out, args.html, args.n or 50, args.pipeline, args.seed, console)
+    elif args.rejects:
         print_rejects(args.out, console, args.pipeline)
     else:
-        print_samples(args.out, console, args.n, args.pipeline, args.seed, args.images)
+        print_samples(args.out, console, args.n or 5, args.pipeline, args.seed, args.images)
     return 0
 
 
@@ -177,6 +191,12 @@ def _cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     return print_doctor(console)
 
 
+def _add_stats(sub: argparse._SubParsersAction) -> None:
+    from iccgen.funnel import add_parser
+
+    add_parser(sub)
+
+
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     from iccgen.serve import add_parser
 
@@ -188,7 +208,8 @@ def parser() -> argparse.ArgumentParser:
         prog="iccgen", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = p.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for add in (_add_run, _add_status, _add_inspect, _add_render, _add_doctor, _add_serve):
+    for add in (_add_run, _add_status, _add_stats, _add_inspect, _add_render, _add_doctor,
+                _add_serve):
         add(sub)
     return p
 

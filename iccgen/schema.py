@@ -66,6 +66,30 @@ SCHEMA_WITH_HF = SCHEMA.with_metadata(
 
 JSON_COLUMNS = ("params", "qc", "trace", "meta")
 
+#: A unit's sampled rejected candidates (`OUT/_rejects/<pipeline>/part-<unit>.parquet`), with
+#: the program and rendering each reject judged; the image has the same layout as a row's.
+REJECTS_SCHEMA = pa.schema(
+    [
+        ("pipeline", pa.string()),
+        ("unit", pa.int32()),
+        ("item", pa.int32()),
+        ("attempt", pa.int32()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("code", pa.string()),
+        ("image", IMAGE_TYPE),
+    ]
+)
+
+
+def rejects_table(pipeline: str, unit: int, evidence: list[dict[str, Any]]) -> pa.Table:
+    """`UnitStats.evidence` -> a table with REJECTS_SCHEMA (image null when nothing was drawn)."""
+    rows = [{"pipeline": pipeline, "unit": unit, "item": e["item"], "attempt": e["attempt"],
+             "reason": e["reason"], "detail": e["detail"], "code": e["code"],
+             "image": {"bytes": e["png"], "path": None} if e.get("png") else None}
+            for e in evidence]
+    return pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA)
+
 
 def triplet_id(pipeline: str, unit: int, item: int, variant: int = 0) -> str:
     """Deterministic id: the same job config always names the same row the same way."""

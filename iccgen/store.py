@@ -20,9 +20,11 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from iccgen.errors import OutputError, ShardError
+from iccgen.schema import rejects_table
 
 JOB_FILE = "_job.json"
 WORK_DIR = "_work"  # journals of units in progress
+REJECTS_DIR = "_rejects"  # sampled rejected candidates, one file per committed unit
 STATS_KEY = b"iccgen"
 _SHARD = re.compile(r"^part-(\d{5,})\.parquet$")
 _SEGMENT = re.compile(r"^seg-(\d{6})\.parquet$")
@@ -142,6 +144,31 @@ class ShardStore:
     def temporaries(self) -> list[str]:
         selector = pafs.FileSelector(self.root, allow_not_found=True, recursive=True)
         return [i.path for i in self.fs.get_file_info(selector) if _TEMP.match(i.base_name)]
+
+    # -- sampled rejects -----------------------------------------------------------------
+    # Written just before the unit's shard (and overwritten when an uncommitted unit reruns), so
+    # the shard's name stays the one commit marker; readers take a unit's file only once its
+    # shard is committed. The `_` folder keeps it out of every reader's glob of the shards.
+    def rejects_path(self, pipeline: str, unit: int) -> str:
+        return self.path(REJECTS_DIR, pipeline, shard_name(unit))
+
+    def write_rejects(self, pipeline: str, unit: int, evidence: list[dict[str, Any]]) -> None:
+        path = self.rejects_path(pipeline, unit)
+        if evidence:
+            self._write_parquet(path, rejects_table(pipeline, unit, evidence), {})
+        elif self.fs.get_file_info(path).type == pafs.FileType.File:
+            self.fs.delete_file(path)  # a rerun that rejected nothing must not keep an old sample
+
+    def read_rejects(self, pipeline: str, unit: int, columns: list[str] | None = None) -> pa.Table | None:
+        """A committed unit's sampled rejects, or None (no rejects, or an older shard); callers
+        ask only for committed units, as a rejects file without its shard is not yet done."""
+        path = self.rejects_path(pipeline, unit)
+        if self.fs.get_file_info(path).type != pafs.FileType.File:
+            return None
+        try:
+            return pq.ParquetFile(self.fs.open_input_file(path)).read(columns=columns)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise ShardError(f"{path}: unreadable rejects file ({e}); delete it (only the sample is lost)") from None
 
     # -- journals of units in progress ---------------------------------------------------
     def journal_dir(self, pipeline: str, unit: int) -> str:

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 # Reject details kept per unit in the shard metadata (counts are always complete).
 MAX_REJECT_SAMPLES = 50
+# Rejected candidates kept per unit and reason with their program and rendering, in the unit's
+# rejects file (`ShardStore.write_rejects`): enough to see a reason, bounded per shard.
+EVIDENCE_PER_REASON = 3
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,18 @@ Outcome = Kept | Rejected
 
 
 @dataclass
+class Candidate:
+    """The program an attempt last ran and its rendering (None when it drew nothing).
+
+    Every sandbox run records itself here (`pipelines.execution.execute`), so a reject from any
+    step of any pipeline comes with the program and image it judged, and no reject site has to
+    remember to attach them."""
+
+    code: str | None = None
+    png: bytes | None = None
+
+
+@dataclass
 class ItemResult:
     """How one item ended: its kept triplet (or None: a shortfall) and every rejected attempt."""
 
@@ -62,6 +77,8 @@ class ItemResult:
     attempts: int
     rejects: list[tuple[int, str, str]]  # (attempt, reason, detail)
     triplet: Triplet | None
+    #: what each rejected attempt ran, by attempt (not journaled: a resumed item has none)
+    evidence: dict[int, Candidate] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """The JSON part (the triplet travels as a Parquet row beside it)."""
@@ -78,6 +95,8 @@ class UnitStats:
     shortfall: int = 0
     rejects: Counter[str] = field(default_factory=Counter)
     reject_samples: list[dict[str, Any]] = field(default_factory=list)
+    #: rejected candidates with their program and PNG, EVIDENCE_PER_REASON per reason
+    evidence: list[dict[str, Any]] = field(default_factory=list)
     timings: Counter[str] = field(default_factory=Counter)
     usage: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.time)
@@ -92,6 +111,13 @@ class UnitStats:
                 self.reject_samples.append(
                     {"item": result.item, "attempt": attempt, "reason": reason, "detail": detail[:500]}
                 )
+            ran = result.evidence.get(attempt)
+            if ran is not None and ran.code is not None and self._room(reason):
+                self.evidence.append({"item": result.item, "attempt": attempt, "reason": reason,
+                                      "detail": detail, "code": ran.code, "png": ran.png})
+
+    def _room(self, reason: str) -> bool:
+        return sum(e["reason"] == reason for e in self.evidence) < EVIDENCE_PER_REASON
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +129,8 @@ class UnitStats:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "usage": dict(self.usage),
             "seconds": round(time.time() - self.started, 3),
+            "started": round(self.started, 3),
+            "finished": round(time.time(), 3),
         }
 
 
@@ -116,6 +144,8 @@ class UnitContext:
     dedup: Any | None  # a DedupIndex actor handle, or None when dedup is off
     stats: UnitStats
     model: Any | None = None  # iccgen.model.ModelClient for model pipelines
+    #: the attempt's own record of what it ran (the worker gives each attempt a fresh one)
+    candidate: Candidate | None = None
 
     def rng(self, item: int, attempt: int) -> np.random.Generator:
         """The candidate's random stream: a function of (seed, pipeline, unit, item, attempt)."""

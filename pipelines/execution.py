@@ -13,4 +13,6 @@ async def execute(ctx: UnitContext, code: str, trace: bool = True) -> Any:
     t0 = time.perf_counter()
     result = await ctx.sandbox.arun(code, trace=trace)
     ctx.stats.timings["sandbox_s"] += time.perf_counter() - t0
+    if ctx.candidate is not None:
+        ctx.candidate.code, ctx.candidate.png = code, result.png if result.ok else None
     return result

@@ -8,6 +8,7 @@ the CPU. The shard is committed by the worker itself, so image bytes never trave
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import ray
@@ -16,7 +17,7 @@ from iccgen.config import JobConfig, SandboxConfig
 from iccgen.journal import Journal, recover
 from iccgen.schema import to_table
 from iccgen.store import ShardStore
-from iccgen.unit import ItemResult, Kept, Pipeline, UnitContext, UnitSpec, UnitStats
+from iccgen.unit import Candidate, ItemResult, Kept, Pipeline, UnitContext, UnitSpec, UnitStats
 from sandbox import Limits, Sandbox
 
 
@@ -33,14 +34,17 @@ def sandbox_limits(cfg: SandboxConfig) -> Limits:
 async def work_item(pipeline: Pipeline, ctx: UnitContext, item: int, live: list[int]) -> ItemResult:
     """Draw candidates for one item until one is kept or its attempts run out."""
     rejects: list[tuple[int, str, str]] = []
+    evidence: dict[int, Candidate] = {}
     for attempt in range(pipeline.max_attempts()):
-        outcome = await pipeline.attempt(ctx, item, attempt)
+        ran = Candidate()
+        outcome = await pipeline.attempt(replace(ctx, candidate=ran), item, attempt)
         if isinstance(outcome, Kept):
             live[0] += 1
-            return ItemResult(item, attempt + 1, rejects, outcome.triplet)
+            return ItemResult(item, attempt + 1, rejects, outcome.triplet, evidence)
         rejects.append((attempt, outcome.reason, outcome.detail))
+        evidence[attempt] = ran
         live[1] += 1
-    return ItemResult(item, len(rejects), rejects, None)
+    return ItemResult(item, len(rejects), rejects, None, evidence)
 
 
 async def run_items(
@@ -97,7 +101,9 @@ class UnitWorker:
             summary = {**stats.to_dict(), "pipeline": spec.pipeline, "unit": spec.unit,
                        "items": spec.items, "resumed_items": len(done),
                        "fingerprint": self.job.fingerprint()}
-            # Parquet writing is CPU-bound; keep the event loop free for progress polls.
+            # Parquet writing is CPU-bound; keep the event loop free for progress polls. The
+            # rejects file goes first: the shard's final name stays the unit's one commit marker.
+            await asyncio.to_thread(self.store.write_rejects, spec.pipeline, spec.unit, stats.evidence)
             path = await asyncio.to_thread(
                 self.store.commit, spec.pipeline, spec.unit, to_table(rows), summary
             )
