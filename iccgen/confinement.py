@@ -20,16 +20,13 @@ class NodeReport(Protocol):
     def to_dict(self) -> dict: ...
 
 
-def require(job: JobConfig, nodes: list[NodeReport], console: Console) -> dict[str, Any]:
+def require(job: JobConfig, nodes: list[NodeReport]) -> dict[str, Any]:
     """What `_job.json` records of the nodes; ConfinementMissing where one lacks a layer.
 
     Nothing has been written when this refuses, so the same command, once the node is fixed
     (or with the opt-out), starts the job as if it had never been tried.
     """
     bare = [n for n in nodes if not n.confined]
-    for n in nodes:
-        state = "[green]confined[/green]" if n.confined else "[red]NOT confined[/red]"
-        console.print(f"sandbox on {escape(n.node)}: {state}", highlight=False)
     if bare and not job.sandbox.unconfined:
         first = bare[0]
         others = f" (and {len(bare) - 1} more node(s))" if len(bare) > 1 else ""
@@ -37,9 +34,17 @@ def require(job: JobConfig, nodes: list[NodeReport], console: Console) -> dict[s
             f"the sandbox cannot confine programs on node {first.node}{others}: {first.detail}. "
             f"Fix the node and run the same command again; or, for trusted programs only, opt "
             f"out with {OPT_OUT}")
+    return {"unconfined_allowed": job.sandbox.unconfined,
+            "nodes": [n.to_dict() for n in nodes]}
+
+
+def show(nodes: list[NodeReport], console: Console) -> None:
+    """Once per run, after the output was accepted: what each node provides."""
+    bare = [n for n in nodes if not n.confined]
+    for n in nodes:
+        state = "[green]confined[/green]" if n.confined else "[red]NOT confined[/red]"
+        console.print(f"sandbox on {escape(n.node)}: {state}", highlight=False)
     if bare:
         console.print(f"[bold yellow]warning[/bold yellow]: {len(bare)} node(s) run programs "
                       f"UNCONFINED, as {OPT_OUT} accepts; _job.json and every row's meta.sandbox "
                       "record it", highlight=False)
-    return {"unconfined_allowed": job.sandbox.unconfined,
-            "nodes": [n.to_dict() for n in nodes]}

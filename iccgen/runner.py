@@ -248,9 +248,11 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     pipelines = [get_pipeline(name, job) for name in job.pipelines]  # validates inputs first
     store = ShardStore(job.out)
     connect(job)
-    sandbox = confinement.require(job, check_nodes(), console)  # refuses before anything is written
+    nodes = check_nodes()
+    sandbox = confinement.require(job, nodes)  # refuses before anything is written
     prepare_output(store, job)
     store.write_job({**(store.read_job() or {}), "sandbox": sandbox})
+    confinement.show(nodes, console)
     swept = store.sweep_temporaries() + store.sweep_journals()
     if swept:
         console.print(f"swept {swept} leftover(s) of an interrupted run")
