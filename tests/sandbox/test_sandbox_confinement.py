@@ -155,15 +155,15 @@ def test_memfd_is_refused(pool):
 
 
 def test_trace_is_cut_to_max_trace_bytes_in_the_child():
-    limits = Limits(max_trace_bytes=20_000)
+    limits = Limits(max_trace_bytes=10_000)
     code = """
 import matplotlib.pyplot as plt
 fig, ax = plt.subplots()
-for i in range(40):
-    ax.plot([0, 1], [i, i], label=("legend %d " % i) * 300)
+for i in range(22):
+    ax.plot([0, 1], [i, i], label=("legend %d " % i) * 60)
 ax.legend(fontsize=1)
-ax.set_title("T" * 100000, fontsize=1)
-ax.set_xticks([0, 1], ["x" * 50000, "y" * 50000], fontsize=1)
+ax.set_title("T" * 600, fontsize=1)
+ax.set_xticks([0, 1], ["x" * 600, "y" * 600], fontsize=1)
 """
     with Sandbox(limits, workers=1) as sb:
         r = sb.run(code, trace=True)

@@ -76,11 +76,15 @@ THREE_FIGS = ("import matplotlib.pyplot as plt\nfor name in ['one', 'two', 'thre
 
 @pytest.fixture(scope="module")
 def two_more_pools(tmp_path_factory):
-    """Two differently configured pools alive at once (started together: each start costs seconds)."""
-    first = Sandbox(Limits(figure_policy="first"))
+    """Two differently configured pools alive at once.
+
+    The unjailed one is started (and waited for) first: a pool starting in the background while
+    the fake bwrap is on PATH would see it too.
+    """
     with failing_bwrap(tmp_path_factory.mktemp("nobwrap")):
         unjailed = Sandbox(Limits(cpu_seconds=2, wall_seconds=3), unconfined=True)
         unjailed.info()
+    first = Sandbox(Limits(figure_policy="first"))
     yield first, unjailed
     first.close()
     unjailed.close()
