@@ -1,0 +1,1 @@
+"""STEM2Code-Eval: the benchmark reader, the runner, its scores and judges."""
