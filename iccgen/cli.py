@@ -27,6 +27,8 @@ the rendering of the matplotlib program stored beside it, every caption is groun
   iccgen render prog.py -o img.png         run one program in the sandbox
   iccgen doctor                            which sandbox isolation layers are active here
   iccgen serve                             start vLLM (Qwen3-VL) on this machine's GPUs
+  iccgen export out --format swift -o sft  SFT files (ms-swift, LLaMA-Factory) for both tasks
+  iccgen eval --data FILE|OUT --endpoint URL --model NAME --out DIR   STEM2Code-Eval
 """
 
 RUN_EPILOG = """\
@@ -203,13 +205,46 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     add_parser(sub)
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="SFT files for ms-swift or LLaMA-Factory (caption and code tasks)",
+                       description="Write JSONL plus images for the caption task (image -> caption) "
+                       "and the code task (image -> code target), split into train and validation "
+                       "by a hash of each row's id; the same job gives byte-identical files.")
+    p.add_argument("out", help="the job's output folder or URI")
+    p.add_argument("--format", required=True, choices=["swift", "llamafactory", "sharegpt"],
+                   help="swift: messages + images; llamafactory: the same plus dataset_info.json; "
+                   "sharegpt: conversations (from/value) + images, with dataset_info.json")
+    p.add_argument("-o", "--output", required=True, help="folder to write (replaced if it holds an export)")
+    p.add_argument("--tasks", default="caption,code", help="comma-separated: caption, code (default both)")
+    p.add_argument("--val", type=float, default=0.05, help="validation share, 0 for none (default 0.05)")
+    p.add_argument("--pipeline", help="only these pipelines, comma-separated")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from iccgen.export import export
+
+    manifest = export(args.out, args.format, args.output, tuple(args.tasks.split(",")), args.val,
+                      args.pipeline.split(",") if args.pipeline else None)
+    files = ", ".join(f"{name} ({n})" for name, n in manifest["files"].items())
+    console.print(f"[green]exported[/green] {manifest['rows']} rows to {args.output}: {files}\n"
+                  f"  how to train on it: {os.path.join(args.output, 'README.md')}", highlight=False)
+    return 0
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    from iccgen.eval.runner import add_parser
+
+    add_parser(sub)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="iccgen", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = p.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for add in (_add_run, _add_status, _add_stats, _add_inspect, _add_render, _add_doctor,
-                _add_serve):
+                _add_serve, _add_export, _add_eval):
         add(sub)
     return p
 
