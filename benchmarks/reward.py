@@ -33,9 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from iccgen.reward import has_python_fence, scorer  # noqa: E402
+from iccgen.reward import scorer  # noqa: E402
 from iccgen.tracescore import pixel_score  # noqa: E402
-from pipelines.codeblock import extract_code  # noqa: E402
+from pipelines.codeblock import extract_code, has_python_fence  # noqa: E402
 
 COLOURS = ("tab:red", "tab:green", "tab:purple")
 

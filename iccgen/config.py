@@ -138,6 +138,13 @@ class SandboxConfig(_Section):
         "_job.json and in every row's meta.sandbox (flag: --unconfined-sandbox)",
     )
 
+    def limits(self):  # -> sandbox.Limits
+        """The limits a job's programs run under (its workers, and an eval of its rows)."""
+        from sandbox import Limits
+
+        return Limits(cpu_seconds=self.cpu_seconds, wall_seconds=self.wall_seconds,
+                      memory_mb=self.memory_mb, figsize=tuple(self.figsize), dpi=self.dpi)
+
 
 class QcConfig(_Section):
     """Quality control every kept row passes (grounding needs no model)."""

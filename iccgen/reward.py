@@ -27,7 +27,6 @@ import asyncio
 import hashlib
 import logging
 import os
-import re
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future
@@ -39,11 +38,10 @@ from iccgen.config import ModelConfig
 from iccgen.eval import judges
 from iccgen.model import ModelClient
 from iccgen.tracescore import pixel_score, trace_score
-from pipelines.codeblock import extract_code, without_thinking
+from pipelines.codeblock import extract_code, has_python_fence
 
 log = logging.getLogger(__name__)
 
-_PYTHON_FENCE = re.compile(r"```(?:python|py|python3)[ \t]*\n.*?\n[ \t]*```", re.DOTALL | re.IGNORECASE)
 REFERENCE_CACHE = 1024  # rendered ground truths kept per process (about 60 KB each)
 PARTS = ("format", "exec", "code_sim", "image_sim")
 
@@ -73,10 +71,6 @@ class Settings:
 class Reference:
     png: bytes | None
     trace: dict | None
-
-
-def has_python_fence(answer: str) -> bool:
-    return _PYTHON_FENCE.search(without_thinking(answer)) is not None
 
 
 def _image_bytes(image: Any) -> bytes | None:

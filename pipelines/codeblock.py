@@ -34,6 +34,11 @@ def without_thinking(answer: str) -> str:
     return _THINK.sub("", answer).strip()
 
 
+def has_python_fence(answer: str) -> bool:
+    """A closed python-tagged block outside any reasoning: the reward's format part."""
+    return any(info in _PYTHON_TAGS for info, _ in fenced_blocks(without_thinking(answer)))
+
+
 def extract_code(answer: str) -> str | None:
     """The longest python-tagged block, else the longest untagged one; None if there is none."""
     blocks = fenced_blocks(without_thinking(answer))

@@ -13,22 +13,12 @@ from typing import Any
 
 import ray
 
-from iccgen.config import JobConfig, SandboxConfig
+from iccgen.config import JobConfig
 from iccgen.journal import Journal, recover
 from iccgen.schema import to_table
 from iccgen.store import ShardStore
 from iccgen.unit import Candidate, ItemResult, Kept, Pipeline, UnitContext, UnitSpec, UnitStats
-from sandbox import Limits, Sandbox
-
-
-def sandbox_limits(cfg: SandboxConfig) -> Limits:
-    return Limits(
-        cpu_seconds=cfg.cpu_seconds,
-        wall_seconds=cfg.wall_seconds,
-        memory_mb=cfg.memory_mb,
-        figsize=tuple(cfg.figsize),
-        dpi=cfg.dpi,
-    )
+from sandbox import Sandbox
 
 
 async def work_item(pipeline: Pipeline, ctx: UnitContext, item: int, live: list[int]) -> ItemResult:
@@ -73,7 +63,7 @@ class UnitWorker:
         self.dedup = dedup
         self.model: Any | None = None  # built on first use, in this process: keys stay here
         self.store = ShardStore(self.job.out)
-        self.sandbox = Sandbox(limits=sandbox_limits(self.job.sandbox), workers=self.job.sandbox.workers,
+        self.sandbox = Sandbox(limits=self.job.sandbox.limits(), workers=self.job.sandbox.workers,
                                unconfined=self.job.sandbox.unconfined)
         self.live: dict[str, list[int]] = {}
 

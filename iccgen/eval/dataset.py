@@ -147,8 +147,6 @@ def _read_job(out: str, split: str, val_fraction: float) -> EvalData:
     if not samples:
         raise InputError(f"{out}: no held-out rows (validation share {val_fraction:g}); "
                          "pass --split all, or a larger --val")
+    # The job's own rendering settings, as its workers applied them.
     cfg = SandboxConfig.model_validate(job.get("config", {}).get("sandbox", {}))
-    # The job's own rendering settings, as its workers applied them (workers/unit_worker.py).
-    limits = Limits(cpu_seconds=cfg.cpu_seconds, wall_seconds=cfg.wall_seconds,
-                    memory_mb=cfg.memory_mb, figsize=tuple(cfg.figsize), dpi=cfg.dpi)
-    return EvalData(samples, limits, "iccgen")
+    return EvalData(samples, cfg.limits(), "iccgen")

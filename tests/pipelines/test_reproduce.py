@@ -28,7 +28,6 @@ from iccgen.store import ShardStore
 from pipelines.reproduce.pipeline import ReproducePipeline
 from pipelines.reproduce.seeds import decode_seed
 from sandbox import Sandbox
-from workers.unit_worker import sandbox_limits
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -115,7 +114,7 @@ def rendered(tmp_path_factory):
     job = job_config(folder / "unused", folder)
     names = sorted(ROLES) + ["rc_circuit", "vector_field"]
     keys = {}
-    with Sandbox(limits=sandbox_limits(job.sandbox)) as sb:
+    with Sandbox(limits=job.sandbox.limits()) as sb:
         for name in names:
             png = sb.run(programs[name]).png
             (folder / f"{name}.png").write_bytes(png)
@@ -155,7 +154,7 @@ def test_reproduce_end_to_end_with_transient_faults(ray_session, programs, rende
     rows = table.to_pylist()
     assert {r["source_id"].removesuffix(".png") for r in rows} == expected
     # Kept rows re-render to their stored image, and carry their lineage and scores.
-    with Sandbox(limits=sandbox_limits(job.sandbox)) as sb:
+    with Sandbox(limits=job.sandbox.limits()) as sb:
         for row in rows:
             again = sb.run(row["code"])
             assert again.ok and np.array_equal(pixels(again.png), pixels(row["image"]["bytes"]))
