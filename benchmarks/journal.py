@@ -23,7 +23,8 @@ import ray  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from iccgen.config import load_config  # noqa: E402
-from iccgen.runner import Dispatcher, connect, load_dedup, prepare_output, run_stage  # noqa: E402
+from iccgen.dispatch import Dispatcher  # noqa: E402
+from iccgen.runner import connect, load_dedup, prepare_output, run_stage  # noqa: E402
 from iccgen.store import ShardStore  # noqa: E402
 from pipelines.solid.pipeline import SolidPipeline  # noqa: E402
 

@@ -9,42 +9,24 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import ray
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from iccgen import __version__, confinement
 from iccgen.config import JobConfig, diff_fields
-from iccgen.errors import EndpointError, JobFailed, JobMismatchError
+from iccgen.dispatch import Dispatcher
+from iccgen.display import progress_bar, summarise
+from iccgen.errors import JobFailed, JobMismatchError
 from iccgen.journal import recover
+from iccgen.stage import StageResult
 from iccgen.store import ShardStore
 from iccgen.unit import Pipeline, UnitSpec
 from pipelines.registry import get_pipeline
 from workers.dedup import create_dedup
 from workers.node_check import check_nodes
-from workers.unit_worker import RemoteUnitWorker
-
-POLL_S = 0.5
-UNIT_RETRIES = 2  # a unit whose worker died is tried again this many times
-
-
-@dataclass
-class StageResult:
-    pipeline: str
-    planned: int = 0
-    skipped: int = 0
-    committed: int = 0
-    rows: int = 0
-    shortfall: int = 0
-    rejects: Counter[str] = field(default_factory=Counter)
-    failed: dict[str, str] = field(default_factory=dict)
 
 
 def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
@@ -108,92 +90,6 @@ def load_dedup(store: ShardStore, job: JobConfig, pipelines: list[Pipeline]) -> 
     return index
 
 
-class Dispatcher:
-    """Keeps a bounded number of units in flight over a set of UnitWorker actors."""
-
-    def __init__(self, job: JobConfig, dedup: Any | None):
-        self.job, self.dedup = job, dedup
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        count = job.workers or max(1, cpus // job.sandbox.workers)
-        self.workers = [self._spawn() for _ in range(count)]
-        self.per_worker = max(1, (job.max_in_flight or 2 * count) // count)
-
-    def _spawn(self) -> Any:
-        options = dict(num_cpus=self.job.sandbox.workers, max_restarts=0)
-        return RemoteUnitWorker.options(**options).remote(
-            self.job.model_dump(mode="json", by_alias=True), self.dedup
-        )
-
-    def live(self) -> tuple[int, int]:
-        """Kept and rejected counts of the units in flight, summed over workers."""
-        refs = [w.progress.remote() for w in self.workers]
-        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=POLL_S)
-        kept = rejected = 0
-        for ref in ready:
-            try:
-                for k, r in ray.get(ref).values():
-                    kept, rejected = kept + k, rejected + r
-            except ray.exceptions.RayError:
-                continue
-        return kept, rejected
-
-    def run(self, pipeline: Pipeline, todo: list[UnitSpec], result: StageResult, bar: Any) -> None:
-        queue: deque[tuple[UnitSpec, int]] = deque((spec, 0) for spec in todo)
-        load = {i: 0 for i in range(len(self.workers))}
-        pending: dict[Any, tuple[UnitSpec, int, int]] = {}
-        abort: str | None = None
-        while (queue and abort is None) or pending:
-            while queue and abort is None and min(load.values()) < self.per_worker:
-                slot = min(load, key=load.get)
-                spec, tries = queue.popleft()
-                pending[self.workers[slot].run_unit.remote(pipeline, spec)] = (spec, slot, tries)
-                load[slot] += 1
-            done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
-            for ref in done:
-                spec, slot, tries = pending.pop(ref)
-                load[slot] -= 1
-                abort = self._collect(ref, spec, slot, tries, queue, result) or abort
-            bar(result, *self.live())
-        if abort:
-            raise EndpointError(abort)
-
-    def _collect(self, ref, spec, slot, tries, queue, result: StageResult) -> str | None:
-        try:
-            report = ray.get(ref)
-        except ray.exceptions.RayActorError as e:
-            self.workers[slot] = self._spawn()
-            if tries < UNIT_RETRIES:
-                queue.append((spec, tries + 1))
-            else:
-                result.failed[spec.key] = f"worker died {tries + 1} times: {e}"
-            return None
-        except ray.exceptions.RayTaskError as e:
-            cause = getattr(e, "cause", None) or e
-            result.failed[spec.key] = f"{type(cause).__name__}: {cause}"
-            return str(cause) if isinstance(cause, EndpointError) else None
-        stats = report["stats"]
-        result.committed += 1
-        result.rows += report["rows"]
-        result.shortfall += stats["shortfall"]
-        result.rejects.update(stats["rejects"])
-        return None
-
-    def close(self) -> None:
-        for w in self.workers:
-            ray.kill(w)
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description:<10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("kept · units {task.fields[units]} · rejects {task.fields[rejects]}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
-
-
 def run_stage(
     pipeline: Pipeline, store: ShardStore, dispatcher: Dispatcher, console: Console
 ) -> StageResult:
@@ -208,7 +104,7 @@ def run_stage(
         store.stats(pipeline.name, s.unit).get("kept", 0) for s in specs if s.unit in done
     )
     total = sum(s.items for s in specs)
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task(pipeline.name, total=total, units="", rejects=0)
 
         def bar(r: StageResult, live_kept: int = 0, live_rejected: int = 0) -> None:
@@ -220,26 +116,6 @@ def run_stage(
         dispatcher.run(pipeline, todo, result, bar)
         bar(result)
     return result
-
-
-def summarise(results: list[StageResult], store: ShardStore, console: Console, seconds: float) -> None:
-    table = Table(title=f"iccgen job → {store.uri}  ({seconds:.0f} s)")
-    for col in ("pipeline", "units", "rows", "shortfall", "rejects by reason", "failed"):
-        table.add_column(col)
-    for r in results:
-        rejects = ", ".join(f"{k} {v}" for k, v in r.rejects.most_common()) or "-"
-        table.add_row(
-            r.pipeline,
-            f"{r.skipped + r.committed}/{r.planned}" + (f" ({r.skipped} resumed)" if r.skipped else ""),
-            str(r.rows),
-            str(r.shortfall),
-            rejects,
-            str(len(r.failed)),
-        )
-    console.print(table)
-    for r in results:
-        for key, why in r.failed.items():
-            console.print(f"[red]failed[/red] {key}: {escape(why)}", highlight=False)
 
 
 def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]:
@@ -270,7 +146,7 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
         if dedup is not None:
             ray.kill(dedup)
         if results:
-            summarise(results, store, console, time.time() - t0)
+            summarise(results, store.uri, console, time.time() - t0)
     failed = sum(len(r.failed) for r in results)
     if failed:
         raise JobFailed(
