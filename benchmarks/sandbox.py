@@ -10,6 +10,12 @@ The three ways take turns on chunks of 20 programs, so load from other users of 
 machine is spread over all three instead of skewing whichever happened to run then.
 
     .venv/bin/python benchmarks/sandbox.py [--n 200] [--workers 2]
+
+`--programs DIR` runs other people's scripts instead (every `*.py` under DIR that uses
+matplotlib, e.g. a tutorial's `scripts/`). They save to their own paths or call plt.show(), so
+each way runs the same text: a prologue that counts savefig calls and an epilogue that saves
+the current figure when the script saved none. Every way then renders every figure at least
+once; the sandbox renders the one it keeps.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import asyncio
 import multiprocessing as mp
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -263,15 +270,51 @@ def programs(n: int, seed: int = 0) -> list[str]:
     return [HEADER + KINDS[i % len(KINDS)](r) for i in range(n)]
 
 
+# Scripts written for a desktop: Agg everywhere, and a figure saved when the script saved none.
+PROLOGUE = """import matplotlib as _mpl
+_mpl.use("Agg")
+from matplotlib.figure import Figure as _Figure
+_saves, _savefig = [], _Figure.savefig
+def _counted(self, *args, **kwargs):
+    _saves.append(1)
+    return _savefig(self, *args, **kwargs)
+_Figure.savefig = _counted
+"""
+EPILOGUE = """
+import matplotlib.pyplot as _plt
+if not _saves and _plt.get_fignums():
+    _plt.gcf().savefig("figure.png")
+"""
+
+
+def programs_from(folder: Path) -> list[str]:
+    """Every matplotlib script under `folder`, wrapped so that each way renders it."""
+    found = sorted(p for p in folder.rglob("*.py") if "matplotlib" in p.read_text(errors="replace"))
+    if not found:
+        raise SystemExit(f"no matplotlib scripts under {folder}")
+    return [PROLOGUE + p.read_text(errors="replace") + EPILOGUE for p in found]
+
+
+def workdir() -> str:
+    """A fresh folder to run in, with a sibling `figures/` (tutorials save to ../figures)."""
+    root = tempfile.mkdtemp()
+    os.mkdir(os.path.join(root, "figures"))
+    os.mkdir(os.path.join(root, "work"))
+    return os.path.join(root, "work")
+
+
 # -- (a) a fresh interpreter per program ---------------------------------------------------------
 def run_fresh(code: str) -> bool:
-    with tempfile.TemporaryDirectory() as d:
+    d = workdir()
+    try:
         Path(d, "program.py").write_text(code)
         env = {"PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg", "HOME": d,
                "MPLCONFIGDIR": os.environ["BENCH_MPLCONFIGDIR"], "OPENBLAS_NUM_THREADS": "1"}
         done = subprocess.run([sys.executable, "program.py"], cwd=d, env=env, capture_output=True,
                               timeout=60)
-        return done.returncode == 0 and Path(d, "figure.png").exists()
+        return done.returncode == 0
+    finally:
+        shutil.rmtree(os.path.dirname(d), ignore_errors=True)
 
 
 def run_chunk_fresh(codes: list[str], workers: int) -> int:
@@ -298,15 +341,15 @@ def _inproc_init() -> None:
     import matplotlib.pyplot  # noqa: F401
     import mpl_toolkits.mplot3d  # noqa: F401
     import scipy.stats  # noqa: F401
-    os.chdir(tempfile.mkdtemp())
+    os.chdir(workdir())
 
 
 def _inproc_run(code: str) -> bool:
     import matplotlib.pyplot as plt
     try:
         exec(compile(code, "program.py", "exec"), {"__name__": "__main__"})
-        return os.path.exists("figure.png")
-    except Exception:
+        return True
+    except BaseException:
         return False
     finally:
         plt.close("all")
@@ -317,12 +360,16 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=20)
+    ap.add_argument("--programs", type=Path, metavar="DIR",
+                    help="run the matplotlib scripts under DIR instead of the generated ones")
     args = ap.parse_args()
-    codes = programs(args.n)
+    codes = programs_from(args.programs) if args.programs else programs(args.n)
+    args.n = len(codes)
     from sandbox.jail import mpl_cache_dir
     os.environ["BENCH_MPLCONFIGDIR"] = str(mpl_cache_dir())  # the same warm font cache for (a)
 
-    print(f"{args.n} programs of {len(KINDS)} kinds, {args.workers} workers each, {os.cpu_count()} CPUs")
+    kinds = f"from {args.programs}" if args.programs else f"of {len(KINDS)} kinds"
+    print(f"{args.n} programs {kinds}, {args.workers} workers each, {os.cpu_count()} CPUs")
     print("isolation layers:", ", ".join(f"{l.name}={'on' if l.active else 'OFF'}" for l in doctor()))
     t0 = time.perf_counter()
     sb = Sandbox(workers=args.workers)
@@ -356,7 +403,7 @@ def main() -> None:
     print(f"(c) in-process exec, no isol.: {rate['c']:6.2f} programs/s  ({ok['c']}/{args.n} ok, {elapsed['c']:.1f} s; "
           f"worker start {start_c:.1f} s, once)")
     print(f"b/a = {rate['b'] / rate['a']:.2f}   (target >= 6)")
-    print(f"b/c = {rate['b'] / rate['c']:.2f}   (target >= 0.75)")
+    print(f"b/c = {rate['b'] / rate['c']:.2f}   (target >= 1.2)")
 
 
 if __name__ == "__main__":
