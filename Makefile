@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 OUT     ?= out
 
-.PHONY: demo test test-slow bench doctor clean system-deps image image-test image-lock
+.PHONY: demo test test-slow test-unprivileged bench doctor clean system-deps image image-test image-lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: $(STAMP) system-deps
 
 test-slow: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -m slow
+
+# The sandbox's tests as a non-root user (run as root: it creates the user).
+test-unprivileged: $(STAMP) system-deps
+	tests/unprivileged.sh
 
 doctor: $(STAMP)
 	$(BIN)/iccgen doctor

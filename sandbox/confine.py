@@ -13,6 +13,7 @@ import signal
 from dataclasses import dataclass
 
 from .limits import Limits
+from .view import enter_private_view
 
 NOBODY = 65534
 PR_SET_PDEATHSIG = 1
@@ -30,6 +31,8 @@ class Plan:
 
     drop_to_nobody: bool
     seccomp: bool
+    # Unprivileged hosts only: a user and mount namespace per child (see view.py).
+    private_view: bool = False
 
 
 def prctl(option: int, arg: int) -> None:
@@ -108,7 +111,9 @@ def seccomp_filter():  # -> pyseccomp.SyscallFilter
 
 def confine(limits: Limits, plan: Plan, workdir: str, pool_pid: int) -> None:
     os.setsid()
-    os.chdir(workdir)
+    if plan.private_view:
+        enter_private_view(workdir)
+    os.chdir(workdir)  # after the view: the bind mount is what makes this folder writable
     set_rlimits(limits)
     if plan.drop_to_nobody:
         drop_privileges()

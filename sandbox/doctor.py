@@ -39,7 +39,7 @@ try:
 except OSError as e:
     facts["reach_pool"] = "refused: " + e.strerror
 facts["writable"] = []
-for d in ("/", "/etc", "/usr", "/dev/shm", os.environ.get("MPLCONFIGDIR", "/nonexistent")):
+for d in ("/", "/etc", "/usr", "/dev/shm", "/tmp", os.environ.get("MPLCONFIGDIR", "/nonexistent")):
     try:
         open(os.path.join(d, "iccgen-probe"), "w").close(); facts["writable"].append(d)
     except OSError:
@@ -85,13 +85,14 @@ def _layers(info: dict, facts: dict, limits: Limits) -> list[Layer]:
               info["jail_detail"] + ("" if not jailed else
                                      f"; a file in the host's /tmp visible inside: {facts['host_file_visible']}")),
         Layer("read_only_system", not facts["writable"],
-              "/, /etc, /usr, /dev/shm and matplotlib's config are read-only" if not facts["writable"]
+              "/, /etc, /usr, /dev/shm, /tmp and matplotlib's config are read-only" if not facts["writable"]
               else f"programs can write {facts['writable']}"),
         Layer("no_network", facts["interfaces"] == ["lo"] or facts["socket"].startswith("refused"),
               f"interfaces {facts['interfaces']}, socket {facts['socket']}"),
         Layer("private_tmp", jailed and all(e.startswith(("jobs-", "mplconfig")) for e in facts["tmp"]),
               f"a private tmpfs /tmp inside bubblewrap, {JAIL_TMP_BYTES >> 20} MiB for the pool's "
-              "programs together; memfd refused; no per-program cgroup limit" if jailed else
+              "programs together; memfd refused; no per-program cgroup limit"
+              + (f"; {notes['private_view']}" if "private_view" in notes else "") if jailed else
               f"no bubblewrap: /tmp is the host's, and programs write there as uid {facts['uid']}"),
     ]
 

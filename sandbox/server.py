@@ -23,6 +23,7 @@ from . import protocol, status
 from .confine import (NOBODY, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, Plan, prctl,
                       vm_size_bytes)
 from .limits import Limits
+from .view import probe_private_view
 
 IN_FD, OUT_FD = 0, 1
 
@@ -122,7 +123,13 @@ def decide_plan() -> tuple[Plan, dict[str, str], list[str]]:
     seccomp, notes["seccomp"] = _probe_seccomp()
     if not seccomp:
         missing.append("seccomp: " + notes["seccomp"])
-    return Plan(drop_to_nobody=drop, seccomp=seccomp), notes, missing
+    view = False
+    if os.geteuid() != 0:  # as root, nobody's permissions keep the children apart
+        view, notes["private_view"] = probe_private_view(tempfile.mkdtemp(prefix="probe-"))
+        if not view:
+            missing.append("a private view of /tmp per program: " + notes["private_view"] +
+                           " (user namespaces must be allowed inside bubblewrap's)")
+    return Plan(drop_to_nobody=drop, seccomp=seccomp, private_view=view), notes, missing
 
 
 def _private_mpl_config() -> None:
@@ -383,7 +390,8 @@ def main() -> None:
     gc.freeze()
     pool = Pool(limits, workers, plan)
     ready = {"type": "ready", "pid": os.getpid(), "warm_seconds": time.monotonic() - t0,
-             "plan": {"drop_to_nobody": plan.drop_to_nobody, "seccomp": plan.seccomp},
+             "plan": {"drop_to_nobody": plan.drop_to_nobody, "seccomp": plan.seccomp,
+                      "private_view": plan.private_view},
              "notes": notes, "missing": missing, "vm_mb": vm_size_bytes() >> 20,
              "python": sys.version.split()[0]}
     protocol.write_all(OUT_FD, protocol.encode(ready))

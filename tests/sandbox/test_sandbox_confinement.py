@@ -147,6 +147,30 @@ plt.plot([1, 2])
     assert not (mpl_cache_dir() / "matplotlibrc").exists()
 
 
+def test_siblings_folders_and_tmp_are_out_of_reach(pool):
+    """As root, siblings are nobody in a root-owned /tmp; as a user, each has its own mount view."""
+    code = """
+import glob, json, os, time
+time.sleep(0.3)  # the siblings are running by now
+mine = os.getcwd()
+seen = [d for d in glob.glob("/tmp/*") + glob.glob("/tmp/*/*") if os.path.isdir(d) and d != mine]
+wrote = []
+for d in ["/tmp"] + seen:
+    try:
+        open(os.path.join(d, "evil"), "w").close()
+        wrote.append(d)
+    except OSError:
+        pass
+open("mine.txt", "w").write("own folder writable")
+print(json.dumps([[d for d in seen if not mine.startswith(d)], wrote]))
+"""
+    r = attack_beside_siblings(pool, code + "import matplotlib.pyplot as plt\nplt.plot([1, 2])\n")
+    assert r.ok, (r.status, r.error, r.traceback_tail)
+    others, wrote = json.loads(r.stdout_tail.strip().splitlines()[-1])
+    assert wrote == [], f"the program wrote into {wrote}"
+    assert not any(d.count("/") > 2 for d in others), f"the program saw its siblings' folders: {others}"
+
+
 def test_memfd_is_refused(pool):
     code = ("import os\ntry:\n    fd = os.memfd_create('x')\n    print('memfd', fd)\n"
             "except OSError as e:\n    print('refused', e.errno)\nimport matplotlib.pyplot as plt\nplt.plot([1])\n")
