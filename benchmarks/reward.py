@@ -13,10 +13,11 @@ prompt's program), 1 broken program and 1 answer without a fence, all in prose a
       isolation layer on), the tracer on both programs, trace F1s and pixel scores, the
       reference rendered once per prompt (cached).
 
-Both run `--workers` programs at once (default: the CPU count). Pool start-up is reported apart:
-it is paid once per training process.
+Both run `--workers` programs at once (default: the CPU count) and take turns on chunks of
+`--chunk` prompts, so the load of a shared machine falls on both. Pool start-up is reported
+apart: it is paid once per training process.
 
-    .venv/bin/python benchmarks/reward.py [--prompts 64] [--rollouts 8] [--workers 2]
+    .venv/bin/python benchmarks/reward.py [--prompts 64] [--rollouts 8] [--workers 2] [--chunk 8]
 """
 from __future__ import annotations
 
@@ -94,8 +95,9 @@ def render_fresh(code: str) -> bytes | None:
 
 
 def released_way(codes: list[str], todo: list[tuple[int, str]], workers: int) -> list[float]:
+    prompts = sorted({prompt for prompt, _ in todo})
     with ThreadPoolExecutor(workers) as ex:
-        references = list(ex.map(render_fresh, codes))
+        references = dict(zip(prompts, ex.map(render_fresh, [codes[p] for p in prompts])))
 
         def reward(item: tuple[int, str]) -> float:
             prompt, answer = item
@@ -121,6 +123,7 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=64)
     ap.add_argument("--rollouts", type=int, default=8)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--chunk", type=int, default=8, help="prompts per turn of each way")
     args = ap.parse_args()
     from sandbox import doctor
     from sandbox.jail import mpl_cache_dir
@@ -135,12 +138,18 @@ def main() -> None:
     t0 = time.perf_counter()
     scorer(workers=args.workers).sandbox.info()
     print(f"pool start (once per process): {time.perf_counter() - t0:.1f} s")
-    timings = {}
-    for name, way in (("iccgen", iccgen_way), ("released", released_way)):
-        t0 = time.perf_counter()
-        scores = way(codes, todo, args.workers)
-        timings[name] = time.perf_counter() - t0
-        mean = sum(scores) / len(scores)
+    ways = {"iccgen": iccgen_way, "released": released_way}
+    timings, scores = dict.fromkeys(ways, 0.0), {name: [] for name in ways}
+    # The ways take turns on chunks of prompts, so the load of a shared machine falls on both.
+    for turn, first in enumerate(range(0, args.prompts, args.chunk)):
+        chunk = [item for item in todo if first <= item[0] < first + args.chunk]
+        order = list(ways) if turn % 2 == 0 else list(reversed(ways))
+        for name in order:
+            t0 = time.perf_counter()
+            scores[name] += ways[name](codes, chunk, args.workers)
+            timings[name] += time.perf_counter() - t0
+    for name in ways:
+        mean = sum(scores[name]) / len(scores[name])
         print(f"{name:9s} {timings[name]:7.1f} s  {len(todo) / timings[name]:6.2f} rewards/s  "
               f"mean reward {mean:.3f}")
     print(f"speed-up (released time / iccgen time): {timings['released'] / timings['iccgen']:.2f}x "
