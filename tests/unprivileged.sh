@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The sandbox's tests as an unprivileged user (`make test-unprivileged`; needs root to set up).
+# Arguments, if any, name the tests to run instead of all of tests/sandbox.
 # Creates the user, a venv from a world-readable python (the checkout's own may sit under a
 # 0700 /root), a copy of this tree it owns, and runs tests/sandbox there as that user.
 set -euo pipefail
@@ -18,5 +19,6 @@ rm -rf "$HOME_DIR/src" && mkdir -p "$HOME_DIR/src"
 git ls-files -z --cached --others --exclude-standard | tar --null -T - -c | tar -x -C "$HOME_DIR/src"
 .venv/bin/uv pip install -q --python "$HOME_DIR/venv/bin/python" -e "$HOME_DIR/src[test]"
 chown -R "$USER_NAME": "$HOME_DIR"
+TESTS=${*:-tests/sandbox}
 su "$USER_NAME" -s /bin/bash -c \
-  "cd '$HOME_DIR/src' && HOME='$HOME_DIR' '$HOME_DIR/venv/bin/python' -m pytest -q -p no:cacheprovider tests/sandbox $*"
+  "cd '$HOME_DIR/src' && HOME='$HOME_DIR' '$HOME_DIR/venv/bin/python' -m pytest -q -p no:cacheprovider $TESTS"
