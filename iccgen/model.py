@@ -291,7 +291,7 @@ def served_context(url: str, model: str, key: str | None, timeout: float) -> int
     return None
 
 
-def check_context(cfg: ModelConfig) -> None:
+def check_context(cfg: ModelConfig, setting: str = "max_tokens under [model]") -> None:
     """Refuse, before the first request, a max_tokens that leaves a prompt no room in the served
     context: every request would be refused (HTTP 400) and every candidate rejected."""
     key = os.environ.get(cfg.api_key_env)
@@ -299,9 +299,9 @@ def check_context(cfg: ModelConfig) -> None:
         context = served_context(url, cfg.model, key, min(cfg.timeout_s, 10.0))
         if context is not None and cfg.max_tokens + PROMPT_RESERVE > context:
             raise ConfigError(
-                f"model.max_tokens = {cfg.max_tokens} leaves a prompt too little room: {url} serves "
+                f"max_tokens = {cfg.max_tokens} leaves a prompt too little room: {url} serves "
                 f"{cfg.model!r} with a context of {context} tokens (max_model_len), and prompts need "
-                f"up to {PROMPT_RESERVE} of them. Set max_tokens under [model] to "
+                f"up to {PROMPT_RESERVE} of them. Set {setting} to "
                 f"{max(context - PROMPT_RESERVE, 0)} or less, or restart the server with "
                 f"--max-model-len {cfg.max_tokens + PROMPT_RESERVE} or more"
             )
