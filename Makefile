@@ -49,7 +49,7 @@ VLLM_VENV ?= .venv-vllm
 vllm-venv:
 	tests/realserver/setup_vllm.sh $(VLLM_VENV)
 
-test-vllm: $(STAMP) vllm-venv
+test-vllm: $(STAMP) system-deps vllm-venv
 	ICCGEN_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(BIN)/python -m pytest -q -m realserver tests/realserver
 
 # The CPU image (docker/), with podman; see README, "Deploying". Not part of `make test`.

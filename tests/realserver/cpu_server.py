@@ -60,6 +60,8 @@ def wait_for_endpoint(proc: subprocess.Popen, log: Path, deadline: float) -> str
 
 def stop(proc: subprocess.Popen, log: Path, url: str | None) -> None:
     """Ctrl-C, as a user stops it: iccgen must stop vLLM and exit 0."""
+    if proc.poll() is not None:
+        return  # it never started: the failure is reported already
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     try:
