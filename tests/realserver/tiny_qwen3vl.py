@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -140,6 +141,7 @@ def build(folder: Path) -> Path:
     try:
         partial.rename(folder)
     except OSError:  # another builder finished first: theirs is the same model
+        shutil.rmtree(partial)
         if not (folder / "config.json").exists():
             raise
     return folder
