@@ -129,7 +129,7 @@ def test_cli_refuses_a_missing_image_and_a_changed_model(out, tmp_path, capsys):
 def test_answer_limits_the_served_context_cannot_hold_are_refused_first(tmp_path):
     from iccgen.errors import ConfigError
 
-    with ModelServer(max_model_len=2048) as server:
+    with ModelServer(max_model_len=3072) as server:
         base = dict(data=str(tmp_path / "none.jsonl"), endpoint=server.url, model="test-model",
                     out=str(tmp_path / "eval"))
         with pytest.raises(ConfigError, match="Set --max-tokens to 1024 or less"):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
-CONTEXT = 4096  # --max-model-len: prompts here take a few hundred to ~1,500 tokens
+CONTEXT = 4096  # --max-model-len: prompts here take up to about 2,000 tokens
 IMAGE_LIMIT = 2  # --limit-mm-per-prompt.image: iccgen sends one image a request
 READY_TIMEOUT_S = 900
 TIMINGS: dict[str, float] = {}
