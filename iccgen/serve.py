@@ -66,9 +66,8 @@ def plan_servers(model: str, gpus: list[int], tensor_parallel: int, host: str, p
     servers = []
     for i in range(len(gpus) // tensor_parallel):
         group = ",".join(map(str, gpus[i * tensor_parallel:(i + 1) * tensor_parallel]))
-        flags = recipe_flags(host, port + i, max_model_len)
-        command = ["vllm", "serve", model, *flags[:4], "--tensor-parallel-size", str(tensor_parallel),
-                   *flags[4:]]
+        command = ["vllm", "serve", model, *recipe_flags(host, port + i, max_model_len),
+                   "--tensor-parallel-size", str(tensor_parallel)]
         if tensor_parallel > 1:
             command += ["--mm-encoder-tp-mode", "data"]  # the vision encoder is small: replicate it
         servers.append(Server(port + i, tuple(command + extra), model,

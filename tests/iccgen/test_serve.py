@@ -29,7 +29,7 @@ def test_one_server_per_gpu_with_the_recipe_flags():
     assert [s.port for s in servers] == [8000, 8001] and [s.where for s in servers] == ["GPU(s) 0", "GPU(s) 1"]
     assert servers[1].shell() == (
         "CUDA_VISIBLE_DEVICES=1 vllm serve Qwen/Qwen3-VL-8B-Instruct --host 127.0.0.1 --port 8001 "
-        "--tensor-parallel-size 1 --max-model-len 32768 --limit-mm-per-prompt.video 0"
+        "--max-model-len 32768 --limit-mm-per-prompt.video 0 --tensor-parallel-size 1"
     )
 
 
