@@ -123,11 +123,11 @@ def make_config(tokenizer):
 
 def build(folder: Path) -> Path:
     """Write the model to `folder` (through a temporary sibling, so a half-built one never exists)."""
+    if (folder / "config.json").exists():
+        return folder  # before importing torch: that alone takes a minute on a loaded machine
     import torch
     from transformers import GenerationConfig, Qwen3VLForConditionalGeneration
 
-    if (folder / "config.json").exists():
-        return folder
     torch.manual_seed(SEED)
     tokenizer = train_tokenizer()
     config = make_config(tokenizer)
