@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 OUT     ?= out
 
-.PHONY: demo test test-slow test-unprivileged bench doctor clean system-deps image image-test image-lock
+.PHONY: demo test test-slow test-unprivileged test-vllm vllm-venv bench doctor clean system-deps image image-test image-lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,6 +45,16 @@ test-unprivileged: $(STAMP) system-deps
 
 doctor: $(STAMP)
 	$(BIN)/iccgen doctor
+
+# vLLM's CPU build in its own venv (about 3 GB), for `iccgen serve --device cpu` and the
+# real-server suite: a tiny Qwen3-VL built offline, served through `iccgen serve --device cpu`.
+VLLM_VENV ?= .venv-vllm
+
+vllm-venv:
+	tests/realserver/setup_vllm.sh $(VLLM_VENV)
+
+test-vllm: $(STAMP) system-deps vllm-venv
+	ICCGEN_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(BIN)/python -m pytest -q -m realserver tests/realserver
 
 # The CPU image (docker/), with podman; see README, "Deploying". Not part of `make test`.
 IMAGE   ?= localhost/iccgen:cpu

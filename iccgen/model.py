@@ -34,6 +34,10 @@ MAX_RETRY_AFTER_S = 120.0
 REQUEST_STATUSES = frozenset({400, 413, 422})
 # Statuses a healthy server returns under load or while starting.
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+# Room a request's prompt needs beside its answer in the served context: the instructions, a
+# program to repair or judge, and an image (iccgen's prompts measured 1,600-1,950 tokens on average
+# against vLLM, tests/realserver). vLLM refuses a request whose prompt plus max_tokens exceeds it.
+PROMPT_RESERVE = 2048
 
 
 def image_part(png: bytes) -> dict[str, Any]:
@@ -269,6 +273,38 @@ class ModelClient:
             f"`curl {self.cfg.base_urls[0].rstrip('/')}/models` lists the models), then run the same "
             "command again: committed shards are kept and the job resumes"
         )
+
+
+def served_context(url: str, model: str, key: str | None, timeout: float) -> int | None:
+    """The context `url` serves `model` with (vLLM lists it as max_model_len under /models);
+    None when the endpoint does not say, or cannot be asked now (the job's requests then report)."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        listing = httpx.get(url.rstrip("/") + "/models", headers=headers, timeout=timeout).json()
+        entries = listing.get("data", []) if isinstance(listing, dict) else []
+    except (httpx.HTTPError, ValueError):
+        return None
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("id") == model:
+            length = entry.get("max_model_len")
+            return length if isinstance(length, int) else None
+    return None
+
+
+def check_context(cfg: ModelConfig, setting: str = "max_tokens under [model]") -> None:
+    """Refuse, before the first request, a max_tokens that leaves a prompt no room in the served
+    context: every request would be refused (HTTP 400) and every candidate rejected."""
+    key = os.environ.get(cfg.api_key_env)
+    for url in cfg.base_urls:
+        context = served_context(url, cfg.model, key, min(cfg.timeout_s, 10.0))
+        if context is not None and cfg.max_tokens + PROMPT_RESERVE > context:
+            raise ConfigError(
+                f"max_tokens = {cfg.max_tokens} leaves a prompt too little room: {url} serves "
+                f"{cfg.model!r} with a context of {context} tokens (max_model_len), and prompts need "
+                f"up to {PROMPT_RESERVE} of them. Set {setting} to "
+                f"{max(context - PROMPT_RESERVE, 0)} or less, or restart the server with "
+                f"--max-model-len {cfg.max_tokens + PROMPT_RESERVE} or more"
+            )
 
 
 def _root_cause(e: BaseException) -> BaseException:

@@ -21,6 +21,7 @@ from iccgen.dispatch import Dispatcher
 from iccgen.display import progress_bar, summarise
 from iccgen.errors import JobFailed, JobMismatchError
 from iccgen.journal import recover
+from iccgen.model import check_context
 from iccgen.stage import StageResult
 from iccgen.store import ShardStore
 from iccgen.unit import Pipeline, UnitSpec
@@ -122,6 +123,8 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     """Run (or resume) a job. Raises a typed error; the CLI maps it to an exit code."""
     console = console or Console(stderr=True)
     pipelines = [get_pipeline(name, job) for name in job.pipelines]  # validates inputs first
+    if any(p.needs_model for p in pipelines) or job.qc.judges:
+        check_context(job.model)
     store = ShardStore(job.out)
     connect(job)
     nodes = check_nodes()

@@ -132,8 +132,9 @@ class ModelServer:
     """Start with `with ModelServer(script) as server:`; `server.url` is the base URL."""
 
     def __init__(self, script: Callable[[Request], Answer] | None = None, *, port: int = 0,
-                 capacity: int | None = None, latency: float = 0.0):
+                 capacity: int | None = None, latency: float = 0.0, max_model_len: int | None = None):
         self.script = script or (lambda request: reply("ok"))
+        self.max_model_len = max_model_len  # listed under /v1/models, as vLLM does
         self.faults: deque[Answer] = deque()
         self.latency = latency
         self.capacity = threading.BoundedSemaphore(capacity) if capacity else None
@@ -255,7 +256,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
-            self._send(200, json.dumps({"object": "list", "data": [{"id": "test-model"}]}).encode())
+            entry: dict[str, Any] = {"id": "test-model", "object": "model"}
+            if self.owner.max_model_len is not None:
+                entry["max_model_len"] = self.owner.max_model_len
+            self._send(200, json.dumps({"object": "list", "data": [entry]}).encode())
         else:
             self._send(404, b'{"error": "not found"}')
 

@@ -28,7 +28,7 @@ from iccgen.errors import ConfigError, ConfinementMissing, EndpointError, ModelR
 from iccgen.eval import judges
 from iccgen.eval.dataset import EvalData, Sample, read
 from iccgen.eval.scores import SampleResult, failed_judge_free, summarise
-from iccgen.model import ModelClient, image_part
+from iccgen.model import ModelClient, check_context, image_part
 from iccgen.tracescore import pixel_score, trace_score
 from pipelines import prompts
 from pipelines.codeblock import extract_code
@@ -53,10 +53,24 @@ class EvalConfig:
     concurrency: int = 16
     temperature: float = 0.7
     max_tokens: int = 16384
+    judge_max_tokens: int = 4096
     timeout_s: float = 600.0
     api_key_env: str = "OPENAI_API_KEY"
     judge_key_env: str = "OPENAI_API_KEY"
     unconfined: bool = False
+
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(base_urls=[self.endpoint], model=self.model, api_key_env=self.api_key_env,
+                           temperature=self.temperature, max_tokens=self.max_tokens,
+                           timeout_s=self.timeout_s, concurrency=self.concurrency)
+
+    def judge_config(self) -> ModelConfig | None:
+        if not self.judge_endpoint:
+            return None
+        return ModelConfig(base_urls=[self.judge_endpoint], model=self.judge_model or self.model,
+                           api_key_env=self.judge_key_env, temperature=0.0,
+                           max_tokens=self.judge_max_tokens, timeout_s=self.timeout_s,
+                           concurrency=self.concurrency)
 
     def identity(self) -> dict[str, Any]:
         """What a resumed eval must share with the journal it continues."""
@@ -134,16 +148,9 @@ class Evaluator:
         self.cfg = cfg
         self.data = data
         self.sandbox = sandbox
-        self.model = ModelClient(ModelConfig(
-            base_urls=[cfg.endpoint], model=cfg.model, api_key_env=cfg.api_key_env,
-            temperature=cfg.temperature, max_tokens=cfg.max_tokens, timeout_s=cfg.timeout_s,
-            concurrency=cfg.concurrency))
-        self.judge = None
-        if cfg.judge_endpoint:
-            self.judge = ModelClient(ModelConfig(
-                base_urls=[cfg.judge_endpoint], model=cfg.judge_model or cfg.model,
-                api_key_env=cfg.judge_key_env, temperature=0.0, timeout_s=cfg.timeout_s,
-                concurrency=cfg.concurrency))
+        self.model = ModelClient(cfg.model_config())
+        judge = cfg.judge_config()
+        self.judge = None if judge is None else ModelClient(judge)
 
     async def aclose(self) -> None:
         await self.model.aclose()
@@ -237,6 +244,9 @@ def evaluate(cfg: EvalConfig, console: Console | None = None) -> dict[str, Any]:
     console = console or Console(stderr=True)
     if cfg.judge_endpoint and not cfg.judge_model:
         raise ConfigError("--judge-endpoint needs --judge-model, the judge's served model name")
+    check_context(cfg.model_config(), "--max-tokens")
+    if (judge := cfg.judge_config()) is not None:
+        check_context(judge, "--judge-max-tokens")
     data = read(cfg.data, cfg.images, cfg.split, cfg.val_fraction)
     folder = _prepare(cfg)
     try:
@@ -298,6 +308,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=16, help="samples in flight (default 16)")
     p.add_argument("--temperature", type=float, default=0.7, help="the model's sampling temperature")
     p.add_argument("--max-tokens", type=int, default=16384, help="the model's answer length limit")
+    p.add_argument("--judge-max-tokens", type=int, default=4096, help="the judge's answer length limit")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="NAME of the variable with the model's key")
     p.add_argument("--judge-key-env", default="OPENAI_API_KEY", help="NAME of the variable with the judge's key")
     p.add_argument("--unconfined-sandbox", action="store_true",
@@ -310,6 +321,7 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
         data=args.data, endpoint=args.endpoint, model=args.model, out=args.out,
         judge_endpoint=args.judge_endpoint, judge_model=args.judge_model, images=args.images,
         split=args.split, val_fraction=args.val, limit=args.limit, concurrency=args.concurrency,
-        temperature=args.temperature, max_tokens=args.max_tokens, api_key_env=args.api_key_env,
+        temperature=args.temperature, max_tokens=args.max_tokens,
+        judge_max_tokens=args.judge_max_tokens, api_key_env=args.api_key_env,
         judge_key_env=args.judge_key_env, unconfined=args.unconfined_sandbox), console)
     return 0

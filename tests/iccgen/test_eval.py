@@ -124,3 +124,18 @@ def test_cli_refuses_a_missing_image_and_a_changed_model(out, tmp_path, capsys):
     assert main(["eval", "--data", out, "--split", "all", "--endpoint", "http://127.0.0.1:9/v1",
                  "--model", "m", "--out", str(tmp_path / "e2")]) == 2
     assert "different" in capsys.readouterr().err
+
+
+def test_answer_limits_the_served_context_cannot_hold_are_refused_first(tmp_path):
+    from iccgen.errors import ConfigError
+
+    with ModelServer(max_model_len=3072) as server:
+        base = dict(data=str(tmp_path / "none.jsonl"), endpoint=server.url, model="test-model",
+                    out=str(tmp_path / "eval"))
+        with pytest.raises(ConfigError, match="Set --max-tokens to 1024 or less"):
+            evaluate(EvalConfig(**base))  # the default 16384
+        with pytest.raises(ConfigError, match="Set --judge-max-tokens to 1024 or less"):
+            evaluate(EvalConfig(**base, max_tokens=1024, judge_endpoint=server.url,
+                                judge_model="test-model"))
+        assert server.requests == 0
+    assert not (tmp_path / "eval").exists()

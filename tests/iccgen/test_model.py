@@ -13,7 +13,7 @@ from model_server import (ModelServer, empty_choices, malformed, rate_limited, r
 
 from iccgen.config import ModelConfig
 from iccgen.errors import ConfigError, EndpointError, ModelRequestError
-from iccgen.model import ModelClient, user_message
+from iccgen.model import PROMPT_RESERVE, ModelClient, check_context, served_context, user_message
 
 PNG = b"\x89PNG\r\n\x1a\n fake"
 
@@ -148,3 +148,24 @@ def test_refusals_are_not_retried(server):
 def test_a_client_needs_an_endpoint():
     with pytest.raises(ConfigError, match="--endpoint"):
         ModelClient(ModelConfig())
+
+
+def test_max_tokens_over_the_served_context_is_refused_before_any_request():
+    with ModelServer(max_model_len=4096) as s:
+        with pytest.raises(ConfigError) as e:
+            check_context(ModelConfig(base_urls=[s.url], model="test-model", max_tokens=4096))
+        assert s.requests == 0
+        message = str(e.value)
+        assert f"{s.url} serves 'test-model' with a context of 4096 tokens" in message
+        assert f"max_tokens under [model] to {4096 - PROMPT_RESERVE} or less" in message
+        assert f"--max-model-len {4096 + PROMPT_RESERVE} or more" in message
+        check_context(ModelConfig(base_urls=[s.url], model="test-model", max_tokens=4096 - PROMPT_RESERVE))
+
+
+def test_the_context_check_needs_the_server_to_say():
+    with ModelServer() as unlisted, ModelServer(max_model_len=512) as small:
+        for url, model in ((unlisted.url, "test-model"), (small.url, "other-model"), (dead_url(), "m")):
+            check_context(ModelConfig(base_urls=[url], model=model, max_tokens=100_000))
+        assert served_context(small.url, "test-model", None, 5) == 512
+        with pytest.raises(ConfigError, match="a context of 512 tokens"):  # any endpoint too small
+            check_context(ModelConfig(base_urls=[unlisted.url, small.url], model="test-model"))

@@ -147,3 +147,23 @@ def test_sigkill_half_way_then_resume_gives_the_same_ids(ray_session, tmp_path):
     assert ids(out) == ids(tmp_path / "full")
     assert len(ids(out)) == 24 == len(set(ids(out)))
     assert store.temporaries() == []
+
+
+def test_a_max_tokens_the_server_cannot_serve_stops_the_job_before_it_starts(tmp_path):
+    from model_server import ModelServer
+    from PIL import Image
+
+    from iccgen.config import JobConfig
+    from iccgen.errors import ConfigError
+
+    (tmp_path / "seeds").mkdir()
+    Image.new("RGB", (64, 64), "white").save(tmp_path / "seeds" / "a.png")
+    with ModelServer(max_model_len=2048) as server:
+        job = JobConfig.model_validate(dict(
+            out=str(tmp_path / "out"), pipelines=["reproduce"], n=1,
+            reproduce={"seeds": str(tmp_path / "seeds")},
+            model={"base_url": server.url, "model": "test-model", "max_tokens": 4096}))
+        with pytest.raises(ConfigError, match="max_tokens under \\[model\\]"):
+            run_job(job)
+        assert server.requests == 0
+    assert not (tmp_path / "out").exists()
