@@ -8,26 +8,70 @@ the CPU. The shard is committed by the worker itself, so image bytes never trave
 from __future__ import annotations
 
 import asyncio
+import traceback
 from dataclasses import replace
 from typing import Any
 
 import ray
 
 from iccgen.config import JobConfig
+from iccgen.errors import CandidateErrors, EndpointError
 from iccgen.journal import Journal, recover
 from iccgen.schema import to_table
 from iccgen.store import ShardStore
-from iccgen.unit import Candidate, ItemResult, Kept, Pipeline, UnitContext, UnitSpec, UnitStats
-from sandbox import Sandbox
+from iccgen.unit import (Candidate, ItemResult, Kept, Outcome, Pipeline, Rejected, UnitContext,
+                         UnitSpec, UnitStats)
+from sandbox import Sandbox, SandboxClosed, SandboxStartError
+
+#: a unit whose candidates raised this many times fails, naming the error: at that rate a bug
+#: (a template broken for some θ, an unreadable input) is behind it, not one unlucky candidate
+MAX_CANDIDATE_ERRORS = 20
+#: raised through, not rejected: the endpoint, the sandbox pool or a Ray actor (the dedup index)
+#: is gone, which is no fault of the candidate and would reject every one after it
+NOT_THE_CANDIDATE = (EndpointError, SandboxClosed, SandboxStartError, ray.exceptions.RayError)
 
 
-async def work_item(pipeline: Pipeline, ctx: UnitContext, item: int, live: list[int]) -> ItemResult:
+class Faults:
+    """Turns a candidate's unexpected exception into a reject `error:<Type>`, up to a cap."""
+
+    def __init__(self, spec: UnitSpec, stats: UnitStats, cap: int = MAX_CANDIDATE_ERRORS):
+        self.spec, self.cap = spec, cap
+        # Counted over the whole unit, resumed items too: a rerun must not reset a broken unit.
+        self.count = sum(n for reason, n in stats.rejects.items() if reason.startswith("error:"))
+
+    def reject(self, error: Exception) -> Rejected:
+        self.count += 1
+        reason = f"error:{type(error).__name__}"
+        frame = traceback.extract_tb(error.__traceback__)[-1:]
+        where = f" (at {frame[0].filename}:{frame[0].lineno} in {frame[0].name})" if frame else ""
+        detail = f"{error}{where}"
+        if self.count >= self.cap:
+            raise CandidateErrors(
+                f"{self.spec.key}: {self.count} candidates raised an exception, the last "
+                f"{reason}: {detail[:500]}; fix the pipeline or its inputs and run again"
+            ) from error
+        return Rejected(reason, detail)
+
+
+async def draw(pipeline: Pipeline, ctx: UnitContext, item: int, attempt: int, faults: Faults) -> Outcome:
+    """One candidate; one that raises is a reject with its reason, not a failed unit."""
+    try:
+        return await pipeline.attempt(ctx, item, attempt)
+    except NOT_THE_CANDIDATE:
+        raise
+    except Exception as e:  # noqa: BLE001 - any bug in one candidate, reported as its reject
+        return faults.reject(e)
+
+
+async def work_item(
+    pipeline: Pipeline, ctx: UnitContext, item: int, live: list[int], faults: Faults
+) -> ItemResult:
     """Draw candidates for one item until one is kept or its attempts run out."""
     rejects: list[tuple[int, str, str]] = []
     evidence: dict[int, Candidate] = {}
     for attempt in range(pipeline.max_attempts()):
         ran = Candidate()
-        outcome = await pipeline.attempt(replace(ctx, candidate=ran), item, attempt)
+        outcome = await draw(pipeline, replace(ctx, candidate=ran), item, attempt, faults)
         if isinstance(outcome, Kept):
             live[0] += 1
             return ItemResult(item, attempt + 1, rejects, outcome.triplet, evidence)
@@ -40,19 +84,33 @@ async def work_item(pipeline: Pipeline, ctx: UnitContext, item: int, live: list[
 async def run_items(
     pipeline: Pipeline, ctx: UnitContext, journal: Journal, todo: list[int], live: list[int]
 ) -> list[ItemResult]:
-    """Work the unit's remaining items concurrently, journaling each as it finishes."""
+    """Work the unit's remaining items concurrently, journaling each as it finishes. The first
+    item that fails cancels the others; what finished before is journaled all the same."""
     gate = asyncio.Semaphore(pipeline.concurrency)
+    faults = Faults(ctx.spec, ctx.stats)
 
     async def one(item: int) -> ItemResult:
         async with gate:
-            result = await work_item(pipeline, ctx, item, live)
+            result = await work_item(pipeline, ctx, item, live, faults)
         ctx.stats.add(result)
         await journal.add(result)
         return result
 
-    results = await asyncio.gather(*(one(i) for i in todo))
-    await journal.flush()
-    return results
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(i)) for i in todo]
+    except BaseExceptionGroup as failed:
+        raise first(failed) from None
+    finally:
+        await journal.flush()
+    return [t.result() for t in tasks]
+
+
+def first(group: BaseExceptionGroup) -> BaseException:
+    """The error that failed the unit (the others arose while its siblings were cancelled), so
+    the driver sees an EndpointError as itself, not wrapped in a group."""
+    found = group.exceptions[0]
+    return first(found) if isinstance(found, BaseExceptionGroup) else found
 
 
 class UnitWorker:
