@@ -12,6 +12,7 @@ import traceback
 from dataclasses import replace
 from typing import Any
 
+import pyarrow.fs as pafs
 import ray
 
 from iccgen.config import JobConfig
@@ -113,6 +114,17 @@ def first(group: BaseExceptionGroup) -> BaseException:
     return first(found) if isinstance(found, BaseExceptionGroup) else found
 
 
+def committed(store: ShardStore, spec: UnitSpec) -> dict[str, Any] | None:
+    """The report of a unit whose shard exists already, read from its metadata: a unit whose
+    reply was lost (its worker died after the commit) is reported, never run again."""
+    path = store.shard_path(spec.pipeline, spec.unit)
+    if store.fs.get_file_info(path).type != pafs.FileType.File:
+        return None
+    stats = store.stats(spec.pipeline, spec.unit)
+    store.remove_journal(spec.pipeline, spec.unit)  # left if the worker died right after commit
+    return {"key": spec.key, "path": path, "rows": stats.get("kept", 0), "stats": stats}
+
+
 class UnitWorker:
     """One per core group. Create with `ray.remote(UnitWorker).options(num_cpus=...)`."""
 
@@ -126,6 +138,10 @@ class UnitWorker:
         self.live: dict[str, list[int]] = {}
 
     async def run_unit(self, pipeline: Pipeline, spec: UnitSpec) -> dict[str, Any]:
+        done = await asyncio.to_thread(committed, self.store, spec)
+        return done if done is not None else await self._run(pipeline, spec)
+
+    async def _run(self, pipeline: Pipeline, spec: UnitSpec) -> dict[str, Any]:
         # Judges ask the model about every candidate, whatever pipeline drew it.
         if (pipeline.needs_model or self.job.qc.judges) and self.model is None:
             from iccgen.model import ModelClient

@@ -12,7 +12,8 @@ from iccgen.journal import Journal, recover
 from iccgen.store import ShardStore
 from iccgen.unit import UnitContext, UnitStats
 from pipelines.diversity.pipeline import AstDiversity
-from workers.unit_worker import MAX_CANDIDATE_ERRORS, run_items
+from pipelines.registry import get_pipeline
+from workers.unit_worker import MAX_CANDIDATE_ERRORS, UnitWorker, run_items
 
 PROGRAMS = Path(__file__).parents[1] / "fixtures" / "programs"
 # A parent over the sandbox's code limit (1 MB): each of its variations raises CodeTooLarge.
@@ -84,3 +85,22 @@ def test_a_unit_whose_candidates_keep_raising_fails_naming_the_error(tmp_path, u
     error, _ = asyncio.run(work(pipeline, again, journal))
     assert isinstance(error, CandidateErrors)
     assert again.stats.attempts == len(journaled)
+
+
+def test_a_committed_unit_is_reported_from_its_shard_and_never_run_again(tmp_path):
+    job = JobConfig.model_validate({"pipelines": ["solid"], "n": 2, "shard_size": 2, "seed": 1,
+                                    "out": str(tmp_path / "out"), "dedup": {"enabled": False}})
+    pipeline = get_pipeline("solid", job)
+    spec = pipeline.plan(ShardStore(job.out))[0]
+    worker = UnitWorker(job.model_dump(mode="json", by_alias=True), None)
+    try:
+        first = asyncio.run(worker.run_unit(pipeline, spec))
+        shard = Path(first["path"])
+        written = shard.stat().st_mtime_ns
+        # As after a worker that died between its commit and its reply: the unit comes again.
+        again = asyncio.run(worker.run_unit(pipeline, spec))
+    finally:
+        worker.close()
+    assert first["rows"] == 2 and again["rows"] == 2
+    assert again["stats"]["attempts"] == first["stats"]["attempts"]
+    assert shard.stat().st_mtime_ns == written
