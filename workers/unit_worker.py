@@ -128,20 +128,21 @@ def committed(store: ShardStore, spec: UnitSpec) -> dict[str, Any] | None:
 class UnitWorker:
     """One per core group. Create with `ray.remote(UnitWorker).options(num_cpus=...)`."""
 
-    def __init__(self, job: dict[str, Any], dedup: Any | None):
+    def __init__(self, job: dict[str, Any]):
         self.job = JobConfig.model_validate(job)
-        self.dedup = dedup
         self.model: Any | None = None  # built on first use, in this process: keys stay here
         self.store = ShardStore(self.job.out)
         self.sandbox = Sandbox(limits=self.job.sandbox.limits(), workers=self.job.sandbox.workers,
                                unconfined=self.job.sandbox.unconfined)
         self.live: dict[str, list[int]] = {}
 
-    async def run_unit(self, pipeline: Pipeline, spec: UnitSpec) -> dict[str, Any]:
+    async def run_unit(self, pipeline: Pipeline, spec: UnitSpec, dedup: Any | None) -> dict[str, Any]:
+        """Make and commit the unit's shard, admitting its rows into `dedup` (the handle comes
+        with each unit: the driver replaces a lost index without touching the workers)."""
         done = await asyncio.to_thread(committed, self.store, spec)
-        return done if done is not None else await self._run(pipeline, spec)
+        return done if done is not None else await self._run(pipeline, spec, dedup)
 
-    async def _run(self, pipeline: Pipeline, spec: UnitSpec) -> dict[str, Any]:
+    async def _run(self, pipeline: Pipeline, spec: UnitSpec, dedup: Any | None) -> dict[str, Any]:
         # Judges ask the model about every candidate, whatever pipeline drew it.
         if (pipeline.needs_model or self.job.qc.judges) and self.model is None:
             from iccgen.model import ModelClient
@@ -152,7 +153,7 @@ class UnitWorker:
         for result in recovered.results:
             stats.add(result)
         done = {r.item for r in recovered.results}
-        ctx = UnitContext(spec, self.job, self.sandbox, self.dedup, stats, self.model)
+        ctx = UnitContext(spec, self.job, self.sandbox, dedup, stats, self.model)
         journal = Journal(self.store, spec, stats, pipeline.journal_every_s)
         live = self.live[spec.key] = [stats.kept, sum(stats.rejects.values())]
         try:

@@ -92,13 +92,13 @@ def test_a_committed_unit_is_reported_from_its_shard_and_never_run_again(tmp_pat
                                     "out": str(tmp_path / "out"), "dedup": {"enabled": False}})
     pipeline = get_pipeline("solid", job)
     spec = pipeline.plan(ShardStore(job.out))[0]
-    worker = UnitWorker(job.model_dump(mode="json", by_alias=True), None)
+    worker = UnitWorker(job.model_dump(mode="json", by_alias=True))
     try:
-        first = asyncio.run(worker.run_unit(pipeline, spec))
+        first = asyncio.run(worker.run_unit(pipeline, spec, None))
         shard = Path(first["path"])
         written = shard.stat().st_mtime_ns
         # As after a worker that died between its commit and its reply: the unit comes again.
-        again = asyncio.run(worker.run_unit(pipeline, spec))
+        again = asyncio.run(worker.run_unit(pipeline, spec, None))
     finally:
         worker.close()
     assert first["rows"] == 2 and again["rows"] == 2
