@@ -13,6 +13,7 @@ one fails.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from iccgen.unit import Pipeline, UnitSpec
 from workers.unit_worker import RemoteUnitWorker, committed
 
 POLL_S = 0.5
+REBUILD_WAITS_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 PING_S = 30.0  # a dedup index that does not answer a size() in this long is busy, not dead
 #: memory a worker reserves per sandbox process (the pool, its children's usual footprint and
 #: the worker itself), so a node is not handed more workers than it can hold
@@ -199,9 +201,21 @@ class Dispatcher:
             ray.kill(self.dedup)
         except RayError:
             pass
-        self.dedup = self.build_dedup()
+        self.dedup = self._build_again()
         self.generation += 1
         self.rebuilding = False
+
+    def _build_again(self) -> Any:
+        """The new index. Ray may place it on the lost node before it has noticed the loss (a
+        missed heartbeat takes seconds): then it dies at once, and is built again elsewhere."""
+        for wait in REBUILD_WAITS_S:
+            try:
+                return self.build_dedup()
+            except RayError as e:
+                self._say("yellow", "dedup index rebuild failed", f"(again in {wait:.0f} s): "
+                          f"{str(e).splitlines()[0]}")
+                time.sleep(wait)
+        return self.build_dedup()
 
     def _say(self, colour: str, tag: str, text: str) -> None:
         self.console.print(f"[{colour}]{tag}[/{colour}] {escape(text)}", highlight=False)

@@ -616,7 +616,7 @@ class ShardRouter:
     def __init__(self, threshold: int, shards: int):
         self.threshold = threshold
         self.plan = _plan(threshold)
-        self.shards = [DedupIndex.remote(threshold) for _ in range(shards)]
+        self.shards = [DedupIndex.options(**INDEX_OPTIONS).remote(threshold) for _ in range(shards)]
 
     def admit(self, ids: list[str], hashes: np.ndarray) -> list[bool]:
         return _in_chunks(self._admit_chunk, ids, _as_hashes(ids, hashes))
@@ -650,12 +650,16 @@ class ShardRouter:
 
 DedupIndex = ray.remote(HammingIndexActor)
 DedupRouter = ray.remote(ShardRouter)
+#: an index needs memory, not a core: taking none, it can always be recreated beside busy
+#: workers when its node is lost (a router only relays, so it takes the same)
+INDEX_OPTIONS = {"num_cpus": 0, "memory": 512 * 1024**2}
 
 
 def create_dedup(threshold: int, shards: int = 1, **actor_options):
     """An actor handle with admit / add / size / nearest: one index, or a router over S shards."""
     if shards < 1:
         raise ValueError(f"shards must be >= 1, got {shards}")
+    options = {**INDEX_OPTIONS, **actor_options}
     if shards == 1:
-        return DedupIndex.options(**actor_options).remote(threshold)
-    return DedupRouter.options(**actor_options).remote(threshold, shards)
+        return DedupIndex.options(**options).remote(threshold)
+    return DedupRouter.options(**options).remote(threshold, shards)
