@@ -23,6 +23,7 @@ from iccgen.store import ShardStore
 from iccgen.unit import (Candidate, ItemResult, Kept, Outcome, Pipeline, Rejected, UnitContext,
                          UnitSpec, UnitStats)
 from sandbox import Sandbox, SandboxClosed, SandboxStartError
+from workers.dedup.clients import RemoteDedup
 
 #: a unit whose candidates raised this many times fails, naming the error: at that rate a bug
 #: (a template broken for some θ, an unreadable input) is behind it, not one unlucky candidate
@@ -153,7 +154,8 @@ class UnitWorker:
         for result in recovered.results:
             stats.add(result)
         done = {r.item for r in recovered.results}
-        ctx = UnitContext(spec, self.job, self.sandbox, dedup, stats, self.model)
+        index = RemoteDedup(dedup) if dedup is not None else None
+        ctx = UnitContext(spec, self.job, self.sandbox, index, stats, self.model)
         journal = Journal(self.store, spec, stats, pipeline.journal_every_s)
         live = self.live[spec.key] = [stats.kept, sum(stats.rejects.values())]
         try:
