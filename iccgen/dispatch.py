@@ -44,6 +44,7 @@ MEMORY_PER_SANDBOX = 768 * 1024**2
 class Sent:
     spec: UnitSpec
     slot: int
+    worker: Any  # the actor it went to (a slot's worker may have been replaced since)
     tries: int  # failed tries so far
     generation: int  # of the dedup index the unit was sent with
 
@@ -96,8 +97,9 @@ class Dispatcher:
             while queue and abort is None and not self.rebuilding and self._room(load):
                 slot = min(load, key=load.get)
                 spec, tries = queue.popleft()
-                ref = self.workers[slot].run_unit.remote(pipeline, spec, self.dedup)
-                pending[ref] = Sent(spec, slot, tries, self.generation)
+                worker = self.workers[slot]
+                ref = worker.run_unit.remote(pipeline, spec, self.dedup)
+                pending[ref] = Sent(spec, slot, worker, tries, self.generation)
                 load[slot] += 1
             done = ray.wait(list(pending), num_returns=1, timeout=POLL_S)[0] if pending else []
             for ref in done:
@@ -140,7 +142,7 @@ class Dispatcher:
             return str(cause)
         cancelled = isinstance(error, TaskCancelledError) or isinstance(cause, asyncio.CancelledError)
         if not isinstance(error, RayTaskError) and not cancelled:
-            self._replace(sent.slot, load, error)
+            self._replace(sent, load, error)
         report = committed(self.store, spec)
         if report is not None:  # its worker died between the commit and the reply
             self._count(report, sent, result, held)
@@ -161,8 +163,11 @@ class Dispatcher:
         self._say("red", "quarantined", f"{spec.key}: {why}")
         return None
 
-    def _replace(self, slot: int, load: dict[int, int], error: RayError) -> None:
+    def _replace(self, sent: Sent, load: dict[int, int], error: RayError) -> None:
         """A new worker in place of a dead one, where the cluster has room left for it."""
+        slot = sent.slot
+        if self.workers.get(slot) is not sent.worker:
+            return  # replaced (or dropped) when another of its units came back
         del self.workers[slot]
         need = self.job.sandbox.workers * (len(self.workers) + 1)
         if self.workers and ray.cluster_resources().get("CPU", 0) < need:
