@@ -38,7 +38,7 @@ def timed(cls: type[SolidPipeline], n: int, seed: int) -> float:
     job = load_config(pipelines=["solid"], n=n, shard_size=25, seed=seed, out=out)
     store = ShardStore(out)
     prepare_output(store, job)
-    dispatcher = Dispatcher(job, load_dedup(store, job, []))
+    dispatcher = Dispatcher(job, store, lambda: load_dedup(store, job, []))
     try:
         t0 = time.perf_counter()
         run_stage(cls(job), store, dispatcher, Console(quiet=True))

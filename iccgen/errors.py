@@ -49,5 +49,9 @@ class ModelRequestError(IccgenError):
     """An endpoint refused one request (400/413/422: too long, bad input); others may pass."""
 
 
+class CandidateErrors(IccgenError):
+    """Too many of one unit's candidates raised: a bug in the pipeline, its templates or inputs."""
+
+
 class JobFailed(IccgenError):
     """Some work units failed; committed shards are intact and a rerun resumes."""

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from iccgen import quarantine
 from iccgen.errors import OutputError
 from iccgen.journal import recover
 from iccgen.store import ShardStore
@@ -54,6 +55,9 @@ def print_status(out: str, console: Console) -> None:
         listed = ", ".join(f"{k} {v}" for k, v in counts.most_common()) or "none"
         console.print(f"rejects by reason, {pipeline}: {listed}", highlight=False)
     print_quality(store, pipelines, console)
+    for key, held in job.get(quarantine.KEY, {}).items():
+        console.print(f"[red]quarantined[/red] {key} after {held['tries']} tries ({held['at']}): "
+                      f"{escape(held['reason'])}; the next run tries it once more", highlight=False)
     temps = store.temporaries()
     if temps:
         console.print(f"{len(temps)} temporary file(s) from an interrupted run (swept on resume)")

@@ -136,8 +136,7 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     if swept:
         console.print(f"swept {swept} leftover(s) of an interrupted run")
     t0 = time.time()
-    dedup = load_dedup(store, job, pipelines)
-    dispatcher = Dispatcher(job, dedup)
+    dispatcher = Dispatcher(job, store, lambda: load_dedup(store, job, pipelines), console)
     results: list[StageResult] = []
     try:
         for pipeline in pipelines:
@@ -146,14 +145,13 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
                 break  # later stages build on this one's output
     finally:
         dispatcher.close()
-        if dedup is not None:
-            ray.kill(dedup)
         if results:
             summarise(results, store.uri, console, time.time() - t0)
-    failed = sum(len(r.failed) for r in results)
+    failed = [key for r in results for key in r.failed]
     if failed:
+        named = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
         raise JobFailed(
-            f"{failed} unit(s) failed; committed shards are intact: fix the cause above and "
-            "run the same command again to resume"
+            f"{len(failed)} unit(s) failed ({named}); committed shards are intact: fix the cause "
+            "above and run the same command again to resume (a quarantined unit is tried once more)"
         )
     return results

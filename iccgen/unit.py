@@ -13,7 +13,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -134,6 +134,18 @@ class UnitStats:
         }
 
 
+class Dedup(Protocol):
+    """The job-wide near-duplicate index as a pipeline sees it: check-and-insert, keyed by id
+    (so a retried unit re-admits its own ids). `workers.dedup` has one on a Ray actor and one
+    in this process, so a pipeline can be driven without Ray."""
+
+    async def admit(self, ids: list[str], hashes: np.ndarray) -> list[bool]:
+        """Per hash, in order: admitted (and inserted) unless a kept one of another id is near."""
+
+    async def nearest(self, hash_: int) -> tuple[str, int] | None:
+        """The closest kept entry within the threshold, as (id, distance bits), or None."""
+
+
 @dataclass
 class UnitContext:
     """Everything a pipeline step may use while working on one unit, inside a worker."""
@@ -141,7 +153,7 @@ class UnitContext:
     spec: UnitSpec
     job: JobConfig
     sandbox: Any  # sandbox.Sandbox; typed loosely so this leaf module needs no sandbox import
-    dedup: Any | None  # a DedupIndex actor handle, or None when dedup is off
+    dedup: Dedup | None  # None when dedup is off
     stats: UnitStats
     model: Any | None = None  # iccgen.model.ModelClient for model pipelines
     #: the attempt's own record of what it ran (the worker gives each attempt a fresh one)

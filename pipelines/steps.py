@@ -26,10 +26,10 @@ async def duplicated(ctx: UnitContext, tid: str, phash: int) -> str | None:
     None when admitted, else which kept row the candidate is too close to."""
     if ctx.dedup is None:
         return None
-    decisions = await ctx.dedup.admit.remote([tid], np.array([phash], dtype=np.uint64))
+    decisions = await ctx.dedup.admit([tid], np.array([phash], dtype=np.uint64))
     if decisions[0]:
         return None
-    near = await ctx.dedup.nearest.remote(phash)  # a second call, paid only by rejects
+    near = await ctx.dedup.nearest(phash)  # a second call, paid only by rejects
     return f"phash {phash:016x}" + (f", {near[1]} bits from {near[0]}" if near else "")
 
 

@@ -151,3 +151,38 @@ def test_racing_callers_never_both_keep_a_near_duplicate_pair(ray_session, shard
     found = ray.get(index.nearest.remote(int(base[0])))
     assert found is not None and found[1] <= 2
     ray.kill(index)
+
+
+def test_a_pipeline_driven_without_ray_admits_through_a_local_index(tmp_path, unit_sandbox):
+    import asyncio
+
+    from iccgen.config import JobConfig
+    from iccgen.journal import Journal
+    from iccgen.store import ShardStore
+    from iccgen.unit import UnitContext, UnitStats
+    from pipelines.registry import get_pipeline
+    from workers.dedup import LocalDedup
+    from workers.unit_worker import run_items
+
+    job = JobConfig.model_validate({"pipelines": ["solid"], "n": 3, "shard_size": 3, "seed": 4,
+                                    "out": str(tmp_path / "out")})
+    pipeline = get_pipeline("solid", job)
+    spec = pipeline.plan(ShardStore(job.out))[0]
+
+    def run(dedup: LocalDedup) -> tuple[UnitStats, list]:
+        ctx = UnitContext(spec, job, unit_sandbox, dedup, UnitStats())
+        journal = Journal(ShardStore(job.out), spec, ctx.stats, every_s=1e9)
+        return ctx.stats, asyncio.run(run_items(pipeline, ctx, journal, [0, 1, 2], [0, 0]))
+
+    first = LocalDedup(job.dedup.threshold)
+    stats, results = run(first)
+    kept = [r.triplet for r in results if r.triplet is not None]
+    assert kept and len(first.index) == len(kept)
+    # The same unit against an index that already holds its images under other ids: each
+    # item's first candidate draws the same image again and is rejected as a near-duplicate.
+    taken = LocalDedup(job.dedup.threshold)
+    taken.index.add([f"other:{t.id}" for t in kept], np.array([t.phash for t in kept], dtype=np.uint64))
+    stats, _ = run(taken)
+    assert stats.rejects["near_duplicate"] >= len(kept)
+    assert all("bits from other:" in s["detail"] for s in stats.reject_samples
+               if s["reason"] == "near_duplicate")
