@@ -14,7 +14,7 @@ import numpy as np
 from iccgen.hashing import phash_png
 from iccgen.schema import Triplet, triplet_id
 from iccgen.unit import Kept, Outcome, Rejected, UnitContext
-from pipelines import code_target, grounding, judges
+from pipelines import code_target, grounding, judges, non_answers
 from pipelines.checks import check_image, check_texts
 from pipelines.execution import execute
 from pipelines.facts import Facts, facts_from_trace
@@ -72,6 +72,8 @@ async def realise(
     rejected = check_image(result.png) or check_texts(result.trace or {}, result.width, result.height)
     if rejected:
         return rejected
+    if why := non_answers.refusal_or_empty(caption):
+        return Rejected("no_caption", why)
     if facts is None:
         facts = facts_from_trace(result.trace or {})
     grounded = checked

@@ -209,3 +209,58 @@ def test_endpoint_down_fails_the_job_then_resumes(ray_session, programs, rendere
 def test_missing_seeds_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         ReproducePipeline(job_config(tmp_path / "out", tmp_path / "nowhere"))
+
+
+# What a model may answer the refine step with that is no caption, one kind per kept seed.
+NON_ANSWERS = {
+    "bar_rainfall": "I need the image to answer.",
+    "damped_oscillation": "",
+    "rc_circuit": "Quarterly earnings of the company rose sharply as investors returned to equity markets.",
+    "scatter_regression": "A figure with data.",
+    "vector_field": None,  # the draft's first sentence only: grounded, but it says less
+}
+PLANTED = " Drawn on it are 357 lines."  # a false count: no seed draws that many
+
+
+class Refuser(Script):
+    """Drafts each seed's caption from its trace (planting a false count in two of them) and
+    answers the refine step with a non-answer."""
+
+    def __init__(self, programs, seed_keys, drafts: dict[str, str]):
+        super().__init__(programs, seed_keys)
+        self.drafts = drafts
+
+    def __call__(self, request: Request) -> Answer:
+        if "Verified facts:" in request.text:
+            name = next(n for n, d in self.drafts.items() if f"Draft:\n{d}\n" in request.text)
+            return reply(NON_ANSWERS[name] if NON_ANSWERS[name] is not None
+                         else self.drafts[name].split(". ", 1)[0] + ".")
+        seed = self.seed_keys.get(hashlib.sha256(request.images[0]).hexdigest()) if request.images else None
+        if seed and "A detailed description of the image" not in request.text:
+            return reply(self.drafts[seed])
+        return super().__call__(request)
+
+
+def test_a_refine_that_answers_no_caption_never_becomes_one(ray_session, programs, rendered, tmp_path):
+    from pipelines.captions import describe
+    from pipelines.facts import facts_from_trace
+
+    seeds, keys, expected = rendered
+    with Sandbox(limits=job_config(tmp_path / "out", seeds).sandbox.limits()) as sb:
+        drafts = {n: describe(facts_from_trace(sb.run(programs[n], trace=True).trace),
+                              np.random.default_rng(0)) for n in sorted(set(keys.values()))}
+    for name in ("damped_oscillation", "vector_field"):
+        drafts[name] += PLANTED
+    with ModelServer(Refuser(programs, keys, drafts)) as server:
+        job = job_config(tmp_path / "out", seeds, model={"base_url": server.url})
+        (result,) = run(job)
+    rows = ShardStore(job.out).read("reproduce").to_pylist()
+    kept = {r["source_id"].removesuffix(".png"): r for r in rows}
+    # The honest drafts stand; the drafts with a false count are rejected, not replaced.
+    assert set(kept) == expected - {"damped_oscillation", "vector_field"}
+    for name, row in kept.items():
+        meta = json.loads(row["meta"])["caption"]
+        assert row["caption"] == drafts[name] and meta["chosen"] == "draft", name
+        assert meta["refine_passed_over"], name
+    stats = [ShardStore(job.out).stats("reproduce", u) for u in range(result.committed)]
+    assert sum(s["rejects"].get("ungrounded", 0) for s in stats) == 2
