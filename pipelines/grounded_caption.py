@@ -33,7 +33,7 @@ class GroundedCaption:
     draft: str
     analysis: str
     chosen: str  # "refined" or "draft"
-    draft_score: float
+    draft_score: float | None  # None: the caption makes no checkable claim
     refined_score: float | None
     #: the chosen caption's check, handed to `realise` so that it is not worked out again
     grounding: grounding.Grounding
@@ -92,6 +92,6 @@ def _passed_over(refined: str, draft: str, context: str, of_refined: grounding.G
     if len(non_answers.words(refined)) < len(non_answers.words(draft)) / 2:
         return (f"says less: {len(non_answers.words(refined))} words, "
                 f"the draft {len(non_answers.words(draft))}")
-    if of_refined.score < of_draft.score:
+    if of_draft.score is not None and of_refined.score < of_draft.score:  # claims >= the draft's
         return f"less grounded: {of_refined.score:.3f}, the draft {of_draft.score:.3f}"
     return None

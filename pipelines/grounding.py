@@ -99,11 +99,14 @@ class Grounding:
     ungrounded: list[str]
 
     @property
-    def score(self) -> float:
-        return 1.0 if not self.claims else 1 - len(self.ungrounded) / self.claims
+    def score(self) -> float | None:
+        """The share of claims backed by facts; None for a caption that claims nothing (it is
+        ungraded, not grounded)."""
+        return 1 - len(self.ungrounded) / self.claims if self.claims else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"score": round(self.score, 4), "claims": self.claims, "ungrounded": self.ungrounded}
+        score = None if self.score is None else round(self.score, 4)
+        return {"score": score, "claims": self.claims, "ungrounded": self.ungrounded}
 
 
 # -- claims ---------------------------------------------------------------------------------------

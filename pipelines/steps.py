@@ -79,7 +79,10 @@ async def realise(
     grounded = checked
     if grounded is None:
         grounded = grounding.check(caption, facts, code, fields.get("params"))
-    if grounded.score < ctx.job.qc.min_grounding:
+    if grounded.claims < ctx.job.qc.min_claims:
+        return Rejected("ungraded", f"{grounded.claims} checkable claim(s); [qc] min_claims is "
+                        f"{ctx.job.qc.min_claims}")
+    if grounded.score is not None and grounded.score < ctx.job.qc.min_grounding:
         return Rejected("ungrounded", "; ".join(grounded.ungrounded))
     phash = phash_png(result.png)
     # The stored program must re-render to the stored image: unseeded randomness or
@@ -91,6 +94,9 @@ async def realise(
     failed = [v for v in verdicts if v.outcome == "fail"]
     if failed:
         return Rejected(f"judge:{failed[0].judge}", failed[0].rationale)
+    unparsed = [v for v in verdicts if v.outcome == "unparsed"]
+    if unparsed:  # a judge that gave no readable verdict passed nothing
+        return Rejected("judge:unparsed", f"{unparsed[0].judge}: {unparsed[0].rationale}")
     quality = {**qc, "checks": {"image": "pass", "texts": "pass", "reproducible": True},
                "grounding": grounded.to_dict()}
     if verdicts:
