@@ -16,6 +16,8 @@ from typing import Any
 
 from matplotlib import colors as mcolors
 
+from pipelines.data_claims import DataFacts, data_facts
+
 # A small vocabulary: "teal-ish #2a9d8f" is better said "green" than "lightseagreen".
 _NAMED = {
     "black": "#000000", "white": "#ffffff", "gray": "#808080", "red": "#d62728",
@@ -70,6 +72,8 @@ class Facts:
     colours: list[str] = field(default_factory=list)
     #: ordered tuples a caption may list: plotted points, text anchors, axis ranges
     sequences: list[tuple[float, ...]] = field(default_factory=list)
+    #: the plotted curves and bars, for claims about the data (extrema, trends, comparisons)
+    data: DataFacts = field(default_factory=DataFacts)
 
     def counts(self) -> dict[str, set[int]]:
         """Marks per kind, per panel and over the figure: what "5 lines" may be checked against."""
@@ -172,6 +176,7 @@ def facts_from_trace(trace: dict[str, Any]) -> Facts:
     facts.numbers = _numbers(trace)
     facts.colours = _colours(trace)
     facts.sequences = _sequences(trace)
+    facts.data = data_facts(trace)
     return facts
 
 

@@ -52,6 +52,8 @@ class GroundedCaption:
 def execution_log(trace: dict[str, Any]) -> str:
     """The tracer's record of the figure as compact JSON, bounded for a prompt."""
     record = {k: v for k, v in trace.items() if k not in ("image", "summary", "version")}
+    if "lines" in record:  # the dense profile is for the checks; the sampled points say enough
+        record["lines"] = [{k: v for k, v in ln.items() if k != "profile"} for ln in record["lines"]]
     text = json.dumps(record, separators=(",", ":"), default=str)
     if len(text) <= LOG_CHARS:
         return text

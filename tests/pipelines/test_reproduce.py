@@ -222,12 +222,17 @@ NON_ANSWERS = {
     "scatter_regression": "A figure with data.",
     "vector_field": None,  # the draft's first sentence only: grounded, but it says less
 }
-PLANTED = " Drawn on it are 357 lines."  # a false count: no seed draws that many
+# False claims about the data, in numbers and words that all occur in the seed's program.
+PLANTED = {
+    "bar_rainfall": " The tallest bar is Jun.",  # Jan's is
+    "damped_oscillation": " The displacement x(t) reaches a maximum of 1.0 at t = 5.0.",  # at t = 0
+    "rc_circuit": " The curve decays from x = 2.0 to x = 4.0.",  # the resistor's zigzag does not
+}
 
 
 class Refuser(Script):
-    """Drafts each seed's caption from its trace (planting a false count in two of them) and
-    answers the refine step with a non-answer."""
+    """Drafts each seed's caption from its trace (planting a false claim in some) and answers
+    the refine step with a non-answer."""
 
     def __init__(self, programs, seed_keys, drafts: dict[str, str]):
         super().__init__(programs, seed_keys)
@@ -244,7 +249,8 @@ class Refuser(Script):
         return super().__call__(request)
 
 
-def test_a_refine_that_answers_no_caption_never_becomes_one(ray_session, programs, rendered, tmp_path):
+def test_no_kept_caption_is_a_non_answer_or_a_false_claim_about_the_data(ray_session, programs, rendered,
+                                                                        tmp_path):
     from pipelines.captions import describe
     from pipelines.facts import facts_from_trace
 
@@ -252,19 +258,21 @@ def test_a_refine_that_answers_no_caption_never_becomes_one(ray_session, program
     with Sandbox(limits=job_config(tmp_path / "out", seeds).sandbox.limits()) as sb:
         drafts = {n: describe(facts_from_trace(sb.run(programs[n], trace=True).trace),
                               np.random.default_rng(0)) for n in sorted(set(keys.values()))}
-    for name in ("damped_oscillation", "vector_field"):
-        drafts[name] += PLANTED
+    for name, planted in PLANTED.items():
+        drafts[name] += planted
     with ModelServer(Refuser(programs, keys, drafts)) as server:
         job = job_config(tmp_path / "out", seeds, model={"base_url": server.url},
                          qc={"min_claims": JobConfig().qc.min_claims})
         (result,) = run(job)
     rows = ShardStore(job.out).read("reproduce").to_pylist()
     kept = {r["source_id"].removesuffix(".png"): r for r in rows}
-    # The honest drafts stand; the drafts with a false count are rejected, not replaced.
-    assert set(kept) == expected - {"damped_oscillation", "vector_field"}
+    # The honest drafts stand; the drafts with a false claim are rejected, not replaced.
+    assert set(kept) == expected - set(PLANTED)
     for name, row in kept.items():
         meta = json.loads(row["meta"])["caption"]
         assert row["caption"] == drafts[name] and meta["chosen"] == "draft", name
         assert meta["refine_passed_over"], name
     stats = [ShardStore(job.out).stats("reproduce", u) for u in range(result.committed)]
-    assert sum(s["rejects"].get("ungrounded", 0) for s in stats) == 2
+    samples = [r["detail"] for s in stats for r in s["reject_samples"] if r["reason"] == "ungrounded"]
+    assert sum(s["rejects"].get("ungrounded", 0) for s in stats) == len(PLANTED)
+    assert set(samples) == {"tallest bar is Jun", "maximum of 1.0 at t = 5.0", "decays from x = 2.0 to x = 4.0"}
