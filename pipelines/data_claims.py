@@ -44,6 +44,7 @@ class Series:
 
     panel: int
     label: str | None
+    colour: str | None  # as drawn, hex
     x: tuple[float, ...]
     y: tuple[float, ...]
     x_span: float
@@ -101,14 +102,15 @@ def data_facts(trace: dict[str, Any]) -> DataFacts:
         if ln.get("axes") not in flat or len(pts) < MIN_VERTICES or any(len(p) != 2 or None in p for p in pts):
             continue
         xs, ys = zip(*pts)
-        out.series.append(Series(ln["axes"], ln.get("label"), xs, ys, _span(ax.get("xlim")), _span(ax.get("ylim"))))
+        out.series.append(Series(ln["axes"], ln.get("label"), ln.get("color"), xs, ys,
+                                 _span(ax.get("xlim")), _span(ax.get("ylim"))))
     for i in sorted(flat):
         bars = _bars(axes[i], [p for p in trace.get("patches", []) if p.get("axes") == i])
         out.bars += bars
-        if len(bars) >= 3:
+        if len(bars) >= 2:
             horizontal = _horizontal([p for p in trace.get("patches", []) if p.get("axes") == i])
             span = _span(axes[i].get("xlim" if horizontal else "ylim"))
-            out.series.append(Series(i, None, tuple(range(len(bars))), tuple(b.value for b in bars),
+            out.series.append(Series(i, None, None, tuple(range(len(bars))), tuple(b.value for b in bars),
                                      float(len(bars)), span))
     return out
 
