@@ -2,9 +2,10 @@
 
 A number in "a maximum of 1 at x = 1.57" is no free-standing literal: it names a value of the
 data, and is right only if the data has it there. This module finds such claims in a caption -
-extrema, trends over a range, comparisons of bars, counts of peaks and crossings - and checks
-each against the series the trace holds (line vertices, bar heights with their tick labels),
-with tolerances relative to the panel's axis ranges. A claim that binds to no data is false.
+extrema, trends over a range, comparisons of bars, counts of peaks and crossings, positions of
+labels ("'A' is left of 'B'") - and checks each against the series the trace holds (line
+vertices, bar heights with their tick labels, where texts are anchored), with tolerances
+relative to the panel's axis ranges. A claim that binds to no data is false.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ FAINT_PROMINENCE = 0.02
 #: "rising": the curve gains at least this share of its range, and falls back at most ...
 NET_CHANGE = 0.3
 BACKTRACK = 0.35
+#: "left of", "above": by at least this many pixels of the image, anchor to anchor
+POSITION_MARGIN_PX = 2.0
 #: a line of fewer vertices is a mark (a wire, an arrow, a guide), not a curve of data
 MIN_VERTICES = 5
 #: "decaying": the swing about the final level shrinks to at most this share over the curve
@@ -62,9 +65,11 @@ class Bar:
 class DataFacts:
     series: list[Series] = field(default_factory=list)
     bars: list[Bar] = field(default_factory=list)
+    #: each text drawn once, and where it is anchored in image pixels (y downwards)
+    places: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.series or self.bars)
+        return bool(self.series or self.bars or self.places)
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,11 @@ def data_facts(trace: dict[str, Any]) -> DataFacts:
             span = _span(axes[i].get("xlim" if horizontal else "ylim"))
             out.series.append(Series(i, None, None, tuple(range(len(bars))), tuple(b.value for b in bars),
                                      float(len(bars)), span))
+    anchors: dict[str, list[tuple[float, float]]] = {}
+    for t in trace.get("texts", []):
+        if t.get("role") in ("text", "annotation") and t.get("xy_px") and None not in t["xy_px"]:
+            anchors.setdefault(t["text"].strip(), []).append((float(t["xy_px"][0]), float(t["xy_px"][1])))
+    out.places = {text: at[0] for text, at in anchors.items() if len(at) == 1}  # "'A'" must be one
     return out
 
 
@@ -193,6 +203,8 @@ _COUNTED = re.compile(
     r"(?P<what>peaks?|maxima|maximums|troughs?|minima|oscillations?|cycles?|periods?|zero crossings?)\b"
     rf"|\bcross(?:es|ing)?\s+(?:the\s+)?(?P<level>zero|x-axis|horizontal axis|y\s*=\s*(?P<y>{_NUM}))\s+"
     rf"(?P<n2>{_COUNT})\s+times?\b", re.IGNORECASE)
+_POSITION = re.compile(r"'(?P<a>[^']+)'\s+(?:is\s+|lies\s+|stands\s+|sits\s+)?(?:placed\s+)?(?:to the\s+)?"
+                       r"(?P<rel>left of|right of|above|below)\s+'(?P<b>[^']+)'")
 _SIDES = {"tallest": 1, "highest": 1, "largest": 1, "longest": 1, "biggest": 1, "greater": 1,
           "taller": 1, "higher": 1, "larger": 1, "longer": 1, "bigger": 1}
 
@@ -237,6 +249,9 @@ def extract(caption: str, series_names: set[str] = frozenset(),
             continue
         claims.append(DataClaim("bar order", m.group().strip(), m.span(), m.group("cmp").lower(),
                                 labels=(m.group("label").strip("'"), m.group("other").strip("'"))))
+    for m in _POSITION.finditer(caption):
+        claims.append(DataClaim("position", m.group().strip(), m.span(), m.group("rel"),
+                                labels=(m.group("a"), m.group("b"))))
     for m in _COUNTED.finditer(caption):
         if m.group("n") is not None:
             what = m.group("what").lower()
@@ -341,7 +356,8 @@ def _count_holds(claim: DataClaim, s: Series) -> bool:
         signs = signs[signs != 0]
         return n == int((np.diff(signs) != 0).sum())
     least, most = (_turn_count(turns(y, p), claim.what) for p in (PROMINENCE, FAINT_PROMINENCE))
-    ends = 1 if claim.what == "cycle" else _end_extremes(y, claim.what)
+    # A turn cut off by the end of the curve may be counted too, or an end that is a top.
+    ends = max(1, 0 if claim.what == "cycle" else _end_extremes(y, claim.what))
     return least <= n <= most + ends
 
 
@@ -387,8 +403,18 @@ def _bars_hold(claim: DataClaim, data: DataFacts) -> bool:
     return any(abs(b.value - extreme) <= 1e-9 * max(1.0, abs(extreme)) for b in by_label[label])
 
 
+def _position_holds(claim: DataClaim, data: DataFacts) -> bool:
+    a, b = (data.places.get(label) for label in claim.labels)
+    if a is None or b is None:
+        return False
+    gap = {"left of": b[0] - a[0], "right of": a[0] - b[0], "above": b[1] - a[1], "below": a[1] - b[1]}
+    return gap[claim.what] >= POSITION_MARGIN_PX
+
+
 def holds(claim: DataClaim, data: DataFacts) -> bool:
     """Is the claim true of some series it may be about? No data: nothing backs it."""
+    if claim.kind == "position":
+        return _position_holds(claim, data)
     if claim.kind in ("extreme bar", "bar order"):
         return _bars_hold(claim, data)
     check = {"maximum": _extremum, "minimum": _extremum, "trend": _trend_holds, "count": _count_holds}[claim.kind]
