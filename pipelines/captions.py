@@ -163,7 +163,8 @@ def _words(p: PanelFacts) -> list[str]:
     if p.texts:
         parts.append(_strings(p.texts, "Text labels placed in the plot: {}.", "text label",
                               "are placed in the plot"))
-        placed = [(t, xy) for t, xy in zip(p.texts, p.text_xy) if xy is not None][:MAX_PLACED]
+        # A label with a prime ("A'") cannot be quoted unambiguously; it is not placed.
+        placed = [(t, xy) for t, xy in zip(p.texts, p.text_xy) if xy is not None and "'" not in t][:MAX_PLACED]
         if placed and len(p.texts) <= MAX_QUOTED:
             where = "; ".join(f"'{t}' at ({_num(xy[0])}, {_num(xy[1])})" for t, xy in placed)
             parts.append(f"They stand at these data coordinates: {where}.")

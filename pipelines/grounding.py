@@ -170,6 +170,13 @@ def keyed(noun: str) -> str:
     return f"{noun.lower()} ="
 
 
+def _numbers_in(text: str) -> list[float]:
+    """Every number a drawn string shows ("Peak at x = 2" shows 2, whatever it claims)."""
+    text = _DIMENSION.sub(lambda m: " " * len(m.group()), text)
+    return [float(m.group(2)) * (-1 if m.group(1) else 1) * (math.pi if m.group(3) else 1)
+            for m in _NUMBER.finditer(text)]
+
+
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     chars = list(text)
     for a, b in spans:
@@ -341,7 +348,7 @@ def fact_set(facts: Facts, code: str, params: dict[str, Any] | None = None) -> F
     out.colours = [c for c in map(_rgb, [*facts.colours, *code_strings(code), *named]) if c]
     for s in facts.drawn:
         out.labels |= _atoms(s)
-        numbers += [c.value for c in extract_claims(s) if c.kind == "number"]
+        numbers += _numbers_in(s)
     for p in facts.panels:
         if p.view:
             out.bound.setdefault(keyed("elevation"), set()).add(float(p.view["elev"]))
