@@ -68,9 +68,6 @@ class DataFacts:
     #: each text drawn once, and where it is anchored in image pixels (y downwards)
     places: dict[str, tuple[float, float]] = field(default_factory=dict)
 
-    def __bool__(self) -> bool:
-        return bool(self.series or self.bars or self.places)
-
 
 @dataclass(frozen=True)
 class DataClaim:
@@ -253,15 +250,17 @@ def extract(caption: str, series_names: set[str] = frozenset(),
         claims.append(DataClaim("position", m.group().strip(), m.span(), m.group("rel"),
                                 labels=(m.group("a"), m.group("b"))))
     for m in _COUNTED.finditer(caption):
+        named = _named_series(_sentence(caption, m.start()), series_names)
         if m.group("n") is not None:
             what = m.group("what").lower()
             noun = ("crossing" if "cross" in what else "peak" if what.startswith(("peak", "maxim")) else
                     "trough" if what.startswith(("trough", "minim")) else "cycle")
-            claims.append(DataClaim("count", m.group().strip(), m.span(), noun, _count(m.group("n"))))
+            claims.append(DataClaim("count", m.group().strip(), m.span(), noun, _count(m.group("n")),
+                                    labels=named))
         else:
             level = number(m.group("y")) if m.group("y") else 0.0
             claims.append(DataClaim("count", m.group().strip(), m.span(), "crossing", _count(m.group("n2")),
-                                    at=level))
+                                    at=level, labels=named))
     return claims
 
 
