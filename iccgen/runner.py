@@ -21,6 +21,7 @@ from iccgen.dispatch import Dispatcher
 from iccgen.display import progress_bar, summarise
 from iccgen.errors import JobFailed, JobMismatchError
 from iccgen.journal import recover
+from iccgen.journal_store import JournalStore
 from iccgen.stage import StageResult
 from iccgen.store import ShardStore
 from iccgen.unit import Pipeline, UnitSpec
@@ -76,7 +77,7 @@ def load_dedup(store: ShardStore, job: JobConfig, pipelines: list[Pipeline]) -> 
             ids = table.column("id").to_pylist()
             ray.get(index.add.remote(ids, table.column("phash").to_numpy().astype(np.uint64)))
     for name in job.pipelines:  # items a killed unit finished keep their admission
-        for unit in store.journaled_units(name):
+        for unit in JournalStore(store).units(name):
             rows = [r.triplet for r in recover(store, UnitSpec(name, unit, 0, job.seed)).results]
             kept = [t for t in rows if t is not None]
             if kept:
@@ -129,7 +130,7 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     prepare_output(store, job)
     store.write_job({**(store.read_job() or {}), "sandbox": sandbox})
     confinement.show(nodes, console)
-    swept = store.sweep_temporaries() + store.sweep_journals()
+    swept = store.sweep_temporaries() + JournalStore(store).sweep()
     if swept:
         console.print(f"swept {swept} leftover(s) of an interrupted run")
     t0 = time.time()

@@ -23,11 +23,9 @@ from iccgen.errors import OutputError, ShardError
 from iccgen.schema import rejects_table
 
 JOB_FILE = "_job.json"
-WORK_DIR = "_work"  # journals of units in progress
 REJECTS_DIR = "_rejects"  # sampled rejected candidates, one file per committed unit
 STATS_KEY = b"iccgen"
 _SHARD = re.compile(r"^part-(\d{5,})\.parquet$")
-_SEGMENT = re.compile(r"^seg-(\d{6})\.parquet$")
 _TEMP = re.compile(r"^\.(part|seg)-\d{5,}\.parquet\.[0-9a-f]+\.tmp$")
 
 
@@ -56,9 +54,8 @@ class ShardStore:
     def shard_path(self, pipeline: str, unit: int) -> str:
         return self.path(pipeline, shard_name(unit))
 
-    def _list(self, pipeline: str) -> list[pafs.FileInfo]:
-        selector = pafs.FileSelector(self.path(pipeline), allow_not_found=True)
-        return self.fs.get_file_info(selector)
+    def list_dir(self, path: str) -> list[pafs.FileInfo]:
+        return self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
 
     # -- job file ---------------------------------------------------------------------------
     def read_job(self) -> dict[str, Any] | None:
@@ -88,7 +85,7 @@ class ShardStore:
     # -- shards -----------------------------------------------------------------------------
     def committed_units(self, pipeline: str) -> set[int]:
         units = set()
-        for info in self._list(pipeline):
+        for info in self.list_dir(self.path(pipeline)):
             m = _SHARD.match(info.base_name)
             if m and info.type == pafs.FileType.File:
                 units.add(int(m.group(1)))
@@ -104,10 +101,11 @@ class ShardStore:
     def commit(self, pipeline: str, unit: int, table: pa.Table, stats: dict[str, Any]) -> str:
         """Write the unit's shard with its statistics; after this returns the unit is done."""
         final = self.shard_path(pipeline, unit)
-        self._write_parquet(final, table, stats)
+        self.write_parquet(final, table, stats)
         return final
 
-    def _write_parquet(self, final: str, table: pa.Table, stats: dict[str, Any]) -> None:
+    def write_parquet(self, final: str, table: pa.Table, stats: dict[str, Any]) -> None:
+        """Write `table` to `final` atomically, `stats` in its key-value metadata."""
         meta = dict(table.schema.metadata or {})
         meta[STATS_KEY] = json.dumps(stats, sort_keys=True, default=str).encode()
         sink = pa.BufferOutputStream()
@@ -155,7 +153,7 @@ class ShardStore:
     def write_rejects(self, pipeline: str, unit: int, evidence: list[dict[str, Any]]) -> None:
         path = self.rejects_path(pipeline, unit)
         if evidence:
-            self._write_parquet(path, rejects_table(pipeline, unit, evidence), {})
+            self.write_parquet(path, rejects_table(pipeline, unit, evidence), {})
         elif self.fs.get_file_info(path).type == pafs.FileType.File:
             self.fs.delete_file(path)  # a rerun that rejected nothing must not keep an old sample
 
@@ -169,53 +167,6 @@ class ShardStore:
             return pq.ParquetFile(self.fs.open_input_file(path)).read(columns=columns)
         except (pa.ArrowInvalid, OSError) as e:
             raise ShardError(f"{path}: unreadable rejects file ({e}); delete it (only the sample is lost)") from None
-
-    # -- journals of units in progress ---------------------------------------------------
-    def journal_dir(self, pipeline: str, unit: int) -> str:
-        return self.path(WORK_DIR, pipeline, shard_name(unit).removesuffix(".parquet"))
-
-    def segments(self, pipeline: str, unit: int) -> list[str]:
-        selector = pafs.FileSelector(self.journal_dir(pipeline, unit), allow_not_found=True)
-        infos = self.fs.get_file_info(selector)
-        return sorted(i.path for i in infos if _SEGMENT.match(i.base_name))
-
-    def write_segment(self, pipeline: str, unit: int, table: pa.Table, record: dict[str, Any]) -> str:
-        existing = self.segments(pipeline, unit)
-        seq = int(_SEGMENT.match(existing[-1].rsplit("/", 1)[1]).group(1)) + 1 if existing else 0
-        path = f"{self.journal_dir(pipeline, unit)}/seg-{seq:06d}.parquet"
-        self._write_parquet(path, table, record)
-        return path
-
-    def read_segment(self, path: str) -> tuple[pa.Table, dict[str, Any]]:
-        """Raises ShardError for a torn or corrupt segment: the caller drops it."""
-        try:
-            table = pq.ParquetFile(self.fs.open_input_file(path)).read()
-        except (pa.ArrowInvalid, OSError) as e:
-            raise ShardError(f"{path}: torn journal segment ({e})") from None
-        return table, json.loads((table.schema.metadata or {}).get(STATS_KEY, b"{}"))
-
-    def journaled_units(self, pipeline: str) -> set[int]:
-        selector = pafs.FileSelector(self.path(WORK_DIR, pipeline), allow_not_found=True)
-        names = [i.base_name for i in self.fs.get_file_info(selector)]
-        return {int(m.group(1)) for m in map(re.compile(r"^part-(\d{5,})$").match, names) if m}
-
-    def remove_journal(self, pipeline: str, unit: int) -> None:
-        path = self.journal_dir(pipeline, unit)
-        if self.fs.get_file_info(path).type == pafs.FileType.Directory:
-            self.fs.delete_dir(path)
-
-    def sweep_journals(self) -> int:
-        """Journals of committed units are leftovers of a kill between commit and cleanup."""
-        swept = 0
-        for pipeline in self._work_pipelines():
-            for unit in self.journaled_units(pipeline) & self.committed_units(pipeline):
-                self.remove_journal(pipeline, unit)
-                swept += 1
-        return swept
-
-    def _work_pipelines(self) -> list[str]:
-        selector = pafs.FileSelector(self.path(WORK_DIR), allow_not_found=True)
-        return [i.base_name for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.Directory]
 
     # -- reading ----------------------------------------------------------------------------
     def _parquet(self, pipeline: str, unit: int) -> pq.ParquetFile:
