@@ -124,11 +124,13 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     console = console or Console(stderr=True)
     pipelines = [get_pipeline(name, job) for name in job.pipelines]  # validates inputs first
     store = ShardStore(job.out)
+    store.require_atomic(job.output.allow_nonatomic)
     connect(job)
     nodes = check_nodes()
     sandbox = confinement.require(job, nodes)  # refuses before anything is written
     prepare_output(store, job)
-    store.write_job({**(store.read_job() or {}), "sandbox": sandbox})
+    output = {"commit": store.commit_mode, "allow_nonatomic": job.output.allow_nonatomic}
+    store.write_job({**(store.read_job() or {}), "sandbox": sandbox, "output": output})
     confinement.show(nodes, console)
     swept = store.sweep_temporaries() + JournalStore(store).sweep()
     if swept:

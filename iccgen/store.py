@@ -1,9 +1,11 @@
 """The shard store: one Parquet shard per work unit, committed exactly once.
 
-A shard is written under a temporary name, fsynced, then renamed into place (on object stores, a
-single PUT of the final key). The final name existing means the unit is done; nothing else records
-it. Per-unit statistics ride in the file's key-value metadata, so there is no second file to keep
-consistent. Paths go through `pyarrow.fs`, so local folders and `s3://`/`gs://` URIs both work.
+A shard is written under a temporary name, fsynced, then renamed into place (on S3 and GCS, a
+single PUT of the final key, which becomes visible all at once). The final name existing means the
+unit is done; nothing else records it. Per-unit statistics ride in the file's key-value metadata,
+so there is no second file to keep consistent. Paths go through `pyarrow.fs`, so local folders and
+`s3://`/`gs://` URIs both work; another filesystem (HDFS, ...) cannot make a file appear whole, and
+a job refuses it unless the user opts out (`[output] allow_nonatomic`).
 """
 
 from __future__ import annotations
@@ -13,24 +15,37 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from iccgen.errors import OutputError, ShardError
+from iccgen.errors import NonAtomicOutput, OutputError, ShardError
 from iccgen.schema import rejects_table
 
 JOB_FILE = "_job.json"
 REJECTS_DIR = "_rejects"  # sampled rejected candidates, one file per committed unit
 STATS_KEY = b"iccgen"
 _SHARD = re.compile(r"^part-(\d{5,})\.parquet$")
-_TEMP = re.compile(r"^\.(part|seg)-\d{5,}\.parquet\.[0-9a-f]+\.tmp$")
+_TEMP = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
+_PUT_ATOMIC = {"s3", "gcs"}  # object stores on which one PUT is all or nothing
+CommitMode = Literal["rename", "put", "nonatomic"]
 
 
 def shard_name(unit: int) -> str:
     return f"part-{unit:05d}.parquet"
+
+
+def _delayed_open(uri: str) -> str:
+    """S3 URIs get `allow_delayed_open`: a small file is then sent as one PUT when its stream
+    closes, so a writer killed before that leaves nothing behind (not even a pending upload)."""
+    parts = urlsplit(uri)
+    query = dict(parse_qsl(parts.query))
+    if parts.scheme != "s3" or "allow_delayed_open" in query:
+        return uri
+    return urlunsplit(parts._replace(query=urlencode({**query, "allow_delayed_open": "true"})))
 
 
 class ShardStore:
@@ -40,12 +55,26 @@ class ShardStore:
         self.uri = uri
         try:
             if "://" in uri:
-                self.fs, self.root = pafs.FileSystem.from_uri(uri)
+                self.fs, self.root = pafs.FileSystem.from_uri(_delayed_open(uri))
             else:
                 self.fs, self.root = pafs.LocalFileSystem(), os.path.abspath(uri)
         except (pa.ArrowInvalid, OSError) as e:
             raise OutputError(f"{uri}: cannot open output location: {e}") from None
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
+        self.commit_mode: CommitMode = (
+            "rename" if self.local else "put" if self.fs.type_name in _PUT_ATOMIC else "nonatomic"
+        )
+
+    def require_atomic(self, allow_nonatomic: bool) -> None:
+        """Refuse, before anything is written, a filesystem where a partial shard could look
+        committed; the user may accept that risk explicitly."""
+        if self.commit_mode == "nonatomic" and not allow_nonatomic:
+            raise NonAtomicOutput(
+                f"{self.uri}: a {self.fs.type_name!r} filesystem does not make a written file "
+                "visible all at once, so a killed writer could leave a partial shard that looks "
+                "committed; write to a local folder, s3:// or gs:// instead, or set "
+                "`allow_nonatomic = true` under [output] to accept that (it is recorded in _job.json)"
+            )
 
     # -- paths ------------------------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -114,13 +143,19 @@ class ShardStore:
         self._write_atomic(final, sink.getvalue().to_pybytes())
 
     def _write_atomic(self, final: str, data: bytes) -> None:
-        if not self.local:
-            # An object store makes a single PUT visible all at once: no temporary needed.
+        folder, name = final.rsplit("/", 1)
+        tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+        if self.commit_mode == "put":
+            # One write then close: a single PUT of the final key, visible all at once.
             with self.fs.open_output_stream(final) as f:
                 f.write(data)
             return
-        folder, name = os.path.split(final)
-        tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+        if self.commit_mode == "nonatomic":
+            # The best this filesystem offers (the user opted out): a move that may not be atomic.
+            with self.fs.open_output_stream(tmp) as f:
+                f.write(data)
+            self.fs.move(tmp, final)
+            return
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
