@@ -22,6 +22,7 @@ from iccgen.display import progress_bar, summarise
 from iccgen.errors import JobFailed, JobMismatchError
 from iccgen.journal import recover
 from iccgen.journal_store import JournalStore
+from iccgen.shard_index import committed_rows
 from iccgen.stage import StageResult
 from iccgen.store import ShardStore
 from iccgen.unit import Pipeline, UnitSpec
@@ -98,12 +99,10 @@ def run_stage(
     job = store.read_job() or {}
     job.setdefault("planned", {})[pipeline.name] = len(specs)
     store.write_job(job)
-    done = store.committed_units(pipeline.name)
+    done = committed_rows(store, pipeline.name)  # one listing, not a footer per unit
     todo = [s for s in specs if s.unit not in done]
     result = StageResult(pipeline.name, planned=len(specs), skipped=len(specs) - len(todo))
-    result.rows = sum(
-        store.stats(pipeline.name, s.unit).get("kept", 0) for s in specs if s.unit in done
-    )
+    result.rows = sum(done[s.unit] for s in specs if s.unit in done)
     total = sum(s.items for s in specs)
     with progress_bar(console) as progress:
         task = progress.add_task(pipeline.name, total=total, units="", rejects=0)

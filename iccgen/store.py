@@ -113,12 +113,16 @@ class ShardStore:
 
     # -- shards -----------------------------------------------------------------------------
     def committed_units(self, pipeline: str) -> set[int]:
-        units = set()
+        return set(self.shard_infos(pipeline))
+
+    def shard_infos(self, pipeline: str) -> dict[int, pafs.FileInfo]:
+        """{unit: listing entry} of the committed shards, from one listing of the folder."""
+        infos = {}
         for info in self.list_dir(self.path(pipeline)):
             m = _SHARD.match(info.base_name)
             if m and info.type == pafs.FileType.File:
-                units.add(int(m.group(1)))
-        return units
+                infos[int(m.group(1))] = info
+        return infos
 
     def pipelines(self) -> list[str]:
         infos = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
@@ -216,6 +220,9 @@ class ShardStore:
     def stats(self, pipeline: str, unit: int) -> dict[str, Any]:
         meta = self._parquet(pipeline, unit).schema_arrow.metadata or {}
         return json.loads(meta.get(STATS_KEY, b"{}"))
+
+    def num_rows(self, pipeline: str, unit: int) -> int:
+        return self._parquet(pipeline, unit).metadata.num_rows
 
     def read_unit(self, pipeline: str, unit: int, columns: list[str] | None = None) -> pa.Table:
         try:
