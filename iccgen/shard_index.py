@@ -45,7 +45,7 @@ def _path(store: ShardStore, pipeline: str) -> str:
 
 def _read(store: ShardStore, pipeline: str) -> dict[int, tuple[tuple[int, int], int]]:
     try:
-        table = pq.read_table(store.fs.open_input_file(_path(store, pipeline)))
+        table = pq.ParquetFile(store.fs.open_input_file(_path(store, pipeline))).read()
     except (pa.ArrowInvalid, OSError):
         return {}  # none yet, or torn: rebuilt from the footers
     c = table.to_pydict()
