@@ -1,7 +1,7 @@
 """The job driver: plan units, skip committed ones, run the rest on UnitWorker actors.
 
-The driver writes nothing but `OUT/_job.json`; every shard is committed by the worker that made
-it. Killing the driver (Ctrl-C or SIGKILL) loses at most the units in flight: rerunning the same
+The driver writes nothing but `OUT/_job.json` and the cache of committed row counts
+(`OUT/_index/`, see `shard_index`); every shard is committed by the worker that made it. Killing the driver (Ctrl-C or SIGKILL) loses at most the units in flight: rerunning the same
 command skips what is committed and sweeps the temporaries a killed writer left.
 """
 
