@@ -22,7 +22,7 @@ from iccgen.display import progress_bar, summarise
 from iccgen.errors import JobFailed, JobMismatchError
 from iccgen.journal import recover
 from iccgen.journal_store import JournalStore
-from iccgen.shard_index import CacheRefresher, committed_rows
+from iccgen.shard_index import committed_rows
 from iccgen.stage import StageResult
 from iccgen.store import ShardStore
 from iccgen.unit import Pipeline, UnitSpec
@@ -112,16 +112,9 @@ def run_stage(
             rejects = sum(r.rejects.values()) + live_rejected
             progress.update(task, completed=r.rows + live_kept, units=units, rejects=rejects)
 
-        cache = CacheRefresher(store, pipeline.name)
-
-        def on_progress(r: StageResult, *live: int) -> None:
-            bar(r, *live)
-            cache.tick()
-
         bar(result)
-        dispatcher.run(pipeline, todo, result, on_progress)
+        dispatcher.run(pipeline, todo, result, bar)
         bar(result)
-    cache.refresh()  # the next resume opens no footer of this run's shards
     return result
 
 

@@ -4,13 +4,11 @@ The shard's final name stays the one commit marker: which units are done comes f
 alone. Their row counts come from `OUT/_index/<pipeline>.parquet`, a cache keyed by each shard's
 size and modification time as listed. A shard the cache does not know (new since, or rewritten)
 has its footer read, those in parallel, and the cache is rewritten whole. A lost or torn cache
-costs time, never a row. While a stage runs, the driver refreshes the cache now and then, so a
-resume after a killed driver reads only the footers of the shards committed since.
+costs time, never a row.
 """
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
@@ -21,8 +19,6 @@ from iccgen.store import ShardStore
 
 INDEX_DIR = "_index"
 _READERS = 16  # footers read at once: object stores answer each in a round trip
-_REFRESH_S = 60.0
-_REFRESH_SHARE = 0.1  # of the driver's time at most: a refresh lists every shard
 
 
 def committed_rows(store: ShardStore, pipeline: str) -> dict[int, int]:
@@ -37,24 +33,6 @@ def committed_rows(store: ShardStore, pipeline: str) -> dict[int, int]:
     if missing or len(cached) != len(rows):
         _write(store, pipeline, listed, rows)
     return rows
-
-
-class CacheRefresher:
-    """Calls `committed_rows` at most every minute, and rarer when a refresh itself is slow."""
-
-    def __init__(self, store: ShardStore, pipeline: str):
-        self.store, self.pipeline = store, pipeline
-        self.every_s, self.last = _REFRESH_S, time.monotonic()
-
-    def tick(self) -> None:
-        if time.monotonic() - self.last >= self.every_s:
-            self.refresh()
-
-    def refresh(self) -> None:
-        start = time.monotonic()
-        committed_rows(self.store, self.pipeline)
-        self.last = time.monotonic()
-        self.every_s = max(_REFRESH_S, (self.last - start) / _REFRESH_SHARE)
 
 
 def _key(info: pafs.FileInfo) -> tuple[int, int]:

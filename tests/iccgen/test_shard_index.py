@@ -1,11 +1,9 @@
 """Row counts of committed shards come from one listing and a cache, never trusted over it."""
 
-import os
-
 import pytest
 
 from iccgen.schema import Triplet, to_table
-from iccgen.shard_index import CacheRefresher, committed_rows
+from iccgen.shard_index import committed_rows
 from iccgen.store import ShardStore
 
 
@@ -49,13 +47,3 @@ def test_torn_cache_is_rebuilt(store):
     open(path, "wb").write(data[: len(data) // 2])
     assert committed_rows(store, "solid") == {0: 2, 1: 0, 4: 3}
     assert store.pipelines() == ["solid"] and store.temporaries() == []
-
-
-def test_refresher_keeps_the_cache_behind_a_running_stage(store, monkeypatch):
-    refresher = CacheRefresher(store, "solid")
-    refresher.tick()  # too soon: nothing read
-    assert not os.path.exists(store.path("_index", "solid.parquet"))
-    refresher.last -= refresher.every_s
-    refresher.tick()
-    monkeypatch.setattr(store, "num_rows", lambda *a: pytest.fail("footer read after the refresh"))
-    assert committed_rows(store, "solid") == {0: 2, 1: 0, 4: 3}
