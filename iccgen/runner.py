@@ -15,23 +15,26 @@ import numpy as np
 import ray
 from rich.console import Console
 
-from iccgen import __version__, confinement
+from iccgen import __version__, confinement, inputs
 from iccgen.config import JobConfig, diff_fields
 from iccgen.dispatch import Dispatcher
 from iccgen.display import progress_bar, summarise
-from iccgen.errors import JobFailed, JobMismatchError
+from iccgen.errors import InputsChanged, JobFailed, JobMismatchError, OutputNotShared
 from iccgen.journal import recover
+from iccgen.lease import Lease
 from iccgen.stage import StageResult
 from iccgen.store import ShardStore
 from iccgen.unit import Pipeline, UnitSpec
 from pipelines.registry import get_pipeline
 from workers.dedup import create_dedup
-from workers.node_check import check_nodes
+from workers.node_check import check_nodes, check_output
 
 
 def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
-    """Refuse an output that holds another job; otherwise record this job's config."""
+    """Refuse an output that holds another job, or this job over changed inputs; otherwise
+    record this job's config and inputs."""
     existing = store.read_job()
+    current = inputs.pin(job)
     if existing is not None:
         if existing.get("fingerprint") != job.fingerprint():
             changed = diff_fields(existing.get("config", {}), job.output_fields()) or ["(unknown)"]
@@ -39,11 +42,21 @@ def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
                 f"{store.uri} holds a job with a different config (changed: {', '.join(changed)}); "
                 "rerun with the original config to resume, or choose a new --out"
             )
+        if "inputs" not in existing:  # written before inputs were pinned: pinned from now on
+            existing["inputs"] = current
+            store.write_job(existing)
+        changes = inputs.diff(existing["inputs"], current)
+        if changes:
+            raise InputsChanged(
+                f"{store.uri}: the job's inputs changed since its plan was made ({'; '.join(changes)}); "
+                "restore them to resume, or choose a new --out for a job over the new inputs"
+            )
         return existing
     store.check_writable()
     record = {
         "fingerprint": job.fingerprint(),
         "config": job.output_fields(),
+        "inputs": current,
         "pipelines": job.pipelines,
         "planned": {},
         "iccgen": __version__,
@@ -53,16 +66,49 @@ def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
     return record
 
 
+def resolve_out(job: JobConfig) -> JobConfig:
+    """A relative OUT names a folder under the driver's working directory: made absolute here,
+    before any worker sees it, since each worker would resolve it in its own."""
+    if "://" in job.out or os.path.isabs(job.out):
+        return job
+    return job.model_copy(update={"out": os.path.abspath(job.out)})
+
+
+def project_runtime_env() -> dict[str, Any]:
+    """Ship our packages to cluster nodes that may not have them installed (or not this version):
+    Ray uploads each once, by content hash, and puts it first on the workers' path."""
+    import pipelines
+    import sandbox
+    import workers
+
+    import iccgen
+
+    dirs = [os.path.dirname(m.__file__ or "") for m in (iccgen, pipelines, workers, sandbox)]
+    return {"py_modules": dirs, "excludes": ["__pycache__", "*.pyc"]}
+
+
 def connect(job: JobConfig) -> None:
-    """Join the cluster at --address / RAY_ADDRESS, else start local Ray on this machine's cores."""
+    """Join the cluster at --address / RAY_ADDRESS, shipping the project to its nodes, else start
+    local Ray on this machine's cores."""
     if ray.is_initialized():
         return
     address = job.address or os.environ.get("RAY_ADDRESS")
     common = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     if address:
-        ray.init(address=address, **common)
+        ray.init(address=address, runtime_env=project_runtime_env(), **common)
     else:
         ray.init(num_cpus=os.cpu_count(), object_store_memory=512 * 1024**2, **common)
+
+
+def require_shared_output(store: ShardStore) -> None:
+    """Refuse, before any work, an OUT that some node sees elsewhere or not at all."""
+    failed = check_output(store.uri)
+    if failed:
+        raise OutputNotShared(
+            f"{store.uri} is not the same place on every node ({'; '.join(failed)}); pass a URI "
+            "(s3://bucket/prefix, gs://bucket/prefix) or an absolute path on a filesystem every "
+            "node mounts"
+        )
 
 
 def load_dedup(store: ShardStore, job: JobConfig, pipelines: list[Pipeline]) -> Any | None:
@@ -121,9 +167,23 @@ def run_stage(
 def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]:
     """Run (or resume) a job. Raises a typed error; the CLI maps it to an exit code."""
     console = console or Console(stderr=True)
+    job = resolve_out(job)
     pipelines = [get_pipeline(name, job) for name in job.pipelines]  # validates inputs first
     store = ShardStore(job.out)
+    store.check_writable()
+    with Lease(store.fs, store.root, job.lease_stale_s) as lease:  # before Ray: refused at once
+        if lease.note:
+            console.print(lease.note)
+        results = _run_leased(job, pipelines, store, console)
+        lease.confirm()
+    return results
+
+
+def _run_leased(
+    job: JobConfig, pipelines: list[Pipeline], store: ShardStore, console: Console
+) -> list[StageResult]:
     connect(job)
+    require_shared_output(store)
     nodes = check_nodes()
     sandbox = confinement.require(job, nodes)  # refuses before anything is written
     prepare_output(store, job)

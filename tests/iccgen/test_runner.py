@@ -3,17 +3,21 @@
 import os
 import subprocess
 import sys
+import time
 from itertools import combinations
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from jobs import kill_when, run_cli
+import ray
+from jobs import ICCGEN, kill_when, run_cli
 
+from iccgen.cli import main
 from iccgen.config import load_config
 from iccgen.errors import JobMismatchError
 from iccgen.hashing import hamming, phash_png
+from iccgen.lease import LEASE_FILE
 from iccgen.runner import run_job
 from iccgen.store import ShardStore
 from sandbox import Sandbox
@@ -147,3 +151,26 @@ def test_sigkill_half_way_then_resume_gives_the_same_ids(ray_session, tmp_path):
     assert ids(out) == ids(tmp_path / "full")
     assert len(ids(out)) == 24 == len(set(ids(out)))
     assert store.temporaries() == []
+
+
+def test_second_driver_on_a_busy_out_exits_2_at_once_and_the_first_finishes(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["--pipeline", "solid", "--n", "16", "--shard-size", "2", "--seed", "3", "--out", str(out)]
+    log = (tmp_path / "first.log").open("w+")  # a pipe left unread would block its progress bar
+    first = subprocess.Popen([*ICCGEN, *args], stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.time() + 240
+        while not (out / LEASE_FILE).exists():
+            assert first.poll() is None and time.time() < deadline, "the first driver took no lease"
+            time.sleep(0.05)
+        assert not ray.is_initialized()
+        assert main(["run", *args]) == 2
+        assert not ray.is_initialized()  # refused at once: before Ray, before any work
+        err = capsys.readouterr().err
+        assert f"in use by another iccgen driver (pid {first.pid} on " in err and "Traceback" not in err
+        assert first.poll() is None
+        assert first.wait(timeout=400) == 0, (tmp_path / "first.log").read_text()[-2000:]
+    finally:
+        first.kill()
+        first.wait()
+    assert len(ids(out)) == 16 and not (out / LEASE_FILE).exists()
