@@ -16,6 +16,7 @@ import pyarrow.fs as pafs
 
 from iccgen.config import JobConfig
 from iccgen.errors import InputError
+from iccgen.lease import Lease
 from iccgen.store import ShardStore
 
 SHOWN = 3  # names listed per kind of change; the rest are counted
@@ -53,6 +54,12 @@ def _source(source: str) -> dict[str, Any]:
     record = parent.read_job()
     if record is None:  # a folder of .py programs, read as the parents module does
         return {"files": listing(source, ".py", recursive=False)}
+    running = Lease(parent.fs, parent.root).holder()
+    if running is not None:  # its shards are still coming: a plan over them would shift
+        raise InputError(
+            f"diversity.from: {source} is a job still running ({running.describe()}); wait for it "
+            "to finish, then run this job"
+        )
     units = {name: sorted(parent.committed_units(name)) for name in parent.pipelines()}
     return {"job": record.get("fingerprint"), "units": units}
 

@@ -144,6 +144,11 @@ class Lease:
         raise LeaseHeld(f"{self.root}: another driver is taking this output at the same moment; "
                         "run one driver per --out")
 
+    def holder(self) -> LeaseRecord | None:
+        """The driver that holds this output now, if any (read-only: takes nothing)."""
+        held = self.read()
+        return None if held is None or self._expired(held) else held
+
     def _expired(self, held: LeaseRecord) -> bool:
         if held.age(time.time()) > self.stale_after_s:
             return True

@@ -174,19 +174,25 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     with Lease(store.fs, store.root, job.lease_stale_s) as lease:  # before Ray: refused at once
         if lease.note:
             console.print(lease.note)
-        results = _run_leased(job, pipelines, store, console)
+        # A job already in OUT is checked against this one (config, inputs) before Ray starts;
+        # a new one is recorded only once the nodes are known to be able to run it.
+        resumed = store.read_job() is not None
+        if resumed:
+            prepare_output(store, job)
+        results = _run_leased(job, pipelines, store, console, resumed)
         lease.confirm()
     return results
 
 
 def _run_leased(
-    job: JobConfig, pipelines: list[Pipeline], store: ShardStore, console: Console
+    job: JobConfig, pipelines: list[Pipeline], store: ShardStore, console: Console, resumed: bool
 ) -> list[StageResult]:
     connect(job)
     require_shared_output(store)
     nodes = check_nodes()
     sandbox = confinement.require(job, nodes)  # refuses before anything is written
-    prepare_output(store, job)
+    if not resumed:
+        prepare_output(store, job)
     store.write_job({**(store.read_job() or {}), "sandbox": sandbox})
     confinement.show(nodes, console)
     swept = store.sweep_temporaries() + store.sweep_journals()

@@ -10,7 +10,8 @@ import pytest
 from iccgen import inputs
 from iccgen.cli import main
 from iccgen.config import load_config
-from iccgen.errors import InputsChanged
+from iccgen.errors import InputError, InputsChanged
+from iccgen.lease import Lease
 from iccgen.runner import prepare_output
 from iccgen.store import ShardStore
 
@@ -110,3 +111,12 @@ def test_cli_refuses_a_rerun_over_a_changed_program_folder(ray_session, tmp_path
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "diversity.from: files 1 added (extra.py)" in err and "Traceback" not in err
+
+
+def test_source_job_still_running_is_refused(tmp_path):
+    parent = source_job(tmp_path / "parent", "f1", [0])
+    job = load_config(pipelines=["diversity"], out=str(tmp_path / "out"), diversity={"from": parent.uri})
+    with Lease(parent.fs, parent.root):
+        with pytest.raises(InputError, match=f"still running \\(pid {os.getpid()} on "):
+            prepare_output(ShardStore(job.out), job)
+    assert prepare_output(ShardStore(job.out), job)["inputs"]["diversity.from"]["units"] == {"solid": [0]}
