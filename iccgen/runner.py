@@ -77,11 +77,10 @@ def resolve_out(job: JobConfig) -> JobConfig:
 def project_runtime_env() -> dict[str, Any]:
     """Ship our packages to cluster nodes that may not have them installed (or not this version):
     Ray uploads each once, by content hash, and puts it first on the workers' path."""
+    import iccgen
     import pipelines
     import sandbox
     import workers
-
-    import iccgen
 
     dirs = [os.path.dirname(m.__file__ or "") for m in (iccgen, pipelines, workers, sandbox)]
     return {"py_modules": dirs, "excludes": ["__pycache__", "*.pyc"]}
