@@ -184,6 +184,16 @@ class TargetsConfig(_Section):
         return self.refine_captions or self.code_targets
 
 
+class OutputConfig(_Section):
+    """Where shards go, beyond the `out` location itself."""
+
+    allow_nonatomic: bool = Field(
+        False,
+        description="accept an output filesystem other than local, S3 or GCS, on which a killed "
+        "writer may leave a partial shard that looks committed (recorded in _job.json)",
+    )
+
+
 class JobConfig(_Section):
     """One job: which pipelines, how many triplets, where they go."""
 
@@ -204,6 +214,7 @@ class JobConfig(_Section):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     qc: QcConfig = Field(default_factory=QcConfig)
     targets: TargetsConfig = Field(default_factory=TargetsConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
 
     @field_validator("pipelines")
     @classmethod
@@ -229,7 +240,7 @@ class JobConfig(_Section):
     def output_fields(self) -> dict[str, Any]:
         """The fields that change what is written; run-time placement is left out."""
         data = self.model_dump(mode="json", by_alias=True)
-        for key in ("out", "workers", "address", "max_in_flight"):
+        for key in ("out", "output", "workers", "address", "max_in_flight"):
             data.pop(key)
         for key in ("base_urls", "api_key_env", "timeout_s", "max_retries", "backoff_s",
                     "max_backoff_s", "concurrency"):

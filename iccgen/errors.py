@@ -25,6 +25,10 @@ class OutputError(UserError):
     """The output location cannot be used (unwritable, or holds another job)."""
 
 
+class NonAtomicOutput(OutputError):
+    """The output filesystem cannot make a shard visible all at once (not local, S3 or GCS)."""
+
+
 class JobMismatchError(OutputError):
     """The output folder holds a job whose config differs from this one."""
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from iccgen.errors import ShardError
 from iccgen.schema import from_record, to_table
+from iccgen.journal_store import JournalStore
 from iccgen.store import ShardStore
 from iccgen.unit import ItemResult, UnitSpec, UnitStats
 
@@ -30,9 +31,10 @@ class Recovered:
 def recover(store: ShardStore, spec: UnitSpec) -> Recovered:
     out = Recovered()
     seen: set[int] = set()
-    for path in store.segments(spec.pipeline, spec.unit):
+    journals = JournalStore(store)
+    for path in journals.segments(spec.pipeline, spec.unit):
         try:
-            table, record = store.read_segment(path)
+            table, record = journals.read_segment(path)
         except ShardError:
             out.dropped.append(path)
             continue
@@ -55,7 +57,7 @@ class Journal:
     """Buffers finished items and flushes them durably, at most every `every_s` seconds."""
 
     def __init__(self, store: ShardStore, spec: UnitSpec, stats: UnitStats, every_s: float):
-        self.store, self.spec, self.stats, self.every_s = store, spec, stats, every_s
+        self.journals, self.spec, self.stats, self.every_s = JournalStore(store), spec, stats, every_s
         self.buffer: list[ItemResult] = []
         self.last = time.monotonic()
         self.lock = asyncio.Lock()
@@ -74,6 +76,6 @@ class Journal:
             record = {"items": [r.record() for r in batch], "usage": dict(self.stats.usage),
                       "timings": dict(self.stats.timings)}
             await asyncio.to_thread(
-                self.store.write_segment, self.spec.pipeline, self.spec.unit, table, record
+                self.journals.write_segment, self.spec.pipeline, self.spec.unit, table, record
             )
             self.last = time.monotonic()

@@ -15,6 +15,7 @@ from rich.table import Table
 from iccgen import quarantine
 from iccgen.errors import OutputError
 from iccgen.journal import recover
+from iccgen.journal_store import JournalStore
 from iccgen.store import ShardStore
 from iccgen.unit import UnitSpec
 
@@ -138,7 +139,7 @@ def print_quality(store: ShardStore, pipelines: list[str], console: Console) -> 
 
 def _in_progress(store: ShardStore, pipeline: str) -> str:
     """Units a killed run left half done: their finished items are kept in the journal."""
-    partial = store.journaled_units(pipeline) - store.committed_units(pipeline)
+    partial = JournalStore(store).units(pipeline) - store.committed_units(pipeline)
     if not partial:
         return "-"
     items = sum(len(recover(store, UnitSpec(pipeline, u, 0, 0)).results) for u in partial)

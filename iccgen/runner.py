@@ -1,7 +1,8 @@
 """The job driver: plan units, skip committed ones, run the rest on UnitWorker actors.
 
-The driver writes nothing but `OUT/_job.json`; every shard is committed by the worker that made
-it. Killing the driver (Ctrl-C or SIGKILL) loses at most the units in flight: rerunning the same
+The driver writes nothing but `OUT/_job.json` and the cache of committed row counts
+(`OUT/_index/`, see `shard_index`); every shard is committed by the worker that made it.
+Killing the driver (Ctrl-C or SIGKILL) loses at most the units in flight: rerunning the same
 command skips what is committed and sweeps the temporaries a killed writer left.
 """
 
@@ -21,7 +22,9 @@ from iccgen.dispatch import Dispatcher
 from iccgen.display import progress_bar, summarise
 from iccgen.errors import JobFailed, JobMismatchError
 from iccgen.journal import recover
+from iccgen.journal_store import JournalStore
 from iccgen.model import check_context
+from iccgen.shard_index import committed_rows
 from iccgen.stage import StageResult
 from iccgen.store import ShardStore
 from iccgen.unit import Pipeline, UnitSpec
@@ -77,7 +80,7 @@ def load_dedup(store: ShardStore, job: JobConfig, pipelines: list[Pipeline]) -> 
             ids = table.column("id").to_pylist()
             ray.get(index.add.remote(ids, table.column("phash").to_numpy().astype(np.uint64)))
     for name in job.pipelines:  # items a killed unit finished keep their admission
-        for unit in store.journaled_units(name):
+        for unit in JournalStore(store).units(name):
             rows = [r.triplet for r in recover(store, UnitSpec(name, unit, 0, job.seed)).results]
             kept = [t for t in rows if t is not None]
             if kept:
@@ -98,12 +101,10 @@ def run_stage(
     job = store.read_job() or {}
     job.setdefault("planned", {})[pipeline.name] = len(specs)
     store.write_job(job)
-    done = store.committed_units(pipeline.name)
+    done = committed_rows(store, pipeline.name)  # one listing, not a footer per unit
     todo = [s for s in specs if s.unit not in done]
     result = StageResult(pipeline.name, planned=len(specs), skipped=len(specs) - len(todo))
-    result.rows = sum(
-        store.stats(pipeline.name, s.unit).get("kept", 0) for s in specs if s.unit in done
-    )
+    result.rows = sum(done[s.unit] for s in specs if s.unit in done)
     total = sum(s.items for s in specs)
     with progress_bar(console) as progress:
         task = progress.add_task(pipeline.name, total=total, units="", rejects=0)
@@ -126,13 +127,15 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     if any(p.needs_model for p in pipelines) or job.qc.judges:
         check_context(job.model)
     store = ShardStore(job.out)
+    store.require_atomic(job.output.allow_nonatomic)
     connect(job)
     nodes = check_nodes()
     sandbox = confinement.require(job, nodes)  # refuses before anything is written
     prepare_output(store, job)
-    store.write_job({**(store.read_job() or {}), "sandbox": sandbox})
+    output = {"commit": store.commit_mode, "allow_nonatomic": job.output.allow_nonatomic}
+    store.write_job({**(store.read_job() or {}), "sandbox": sandbox, "output": output})
     confinement.show(nodes, console)
-    swept = store.sweep_temporaries() + store.sweep_journals()
+    swept = store.sweep_temporaries() + JournalStore(store).sweep()
     if swept:
         console.print(f"swept {swept} leftover(s) of an interrupted run")
     t0 = time.time()

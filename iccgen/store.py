@@ -1,9 +1,11 @@
 """The shard store: one Parquet shard per work unit, committed exactly once.
 
-A shard is written under a temporary name, fsynced, then renamed into place (on object stores, a
-single PUT of the final key). The final name existing means the unit is done; nothing else records
-it. Per-unit statistics ride in the file's key-value metadata, so there is no second file to keep
-consistent. Paths go through `pyarrow.fs`, so local folders and `s3://`/`gs://` URIs both work.
+A shard is written under a temporary name, fsynced, then renamed into place (on S3 and GCS, a
+single PUT of the final key, which becomes visible all at once). The final name existing means the
+unit is done; nothing else records it. Per-unit statistics ride in the file's key-value metadata,
+so there is no second file to keep consistent. Paths go through `pyarrow.fs`, so local folders and
+`s3://`/`gs://` URIs both work; another filesystem (HDFS, ...) cannot make a file appear whole, and
+a job refuses it unless the user opts out (`[output] allow_nonatomic`).
 """
 
 from __future__ import annotations
@@ -13,26 +15,37 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from iccgen.errors import OutputError, ShardError
+from iccgen.errors import NonAtomicOutput, OutputError, ShardError
 from iccgen.schema import rejects_table
 
 JOB_FILE = "_job.json"
-WORK_DIR = "_work"  # journals of units in progress
 REJECTS_DIR = "_rejects"  # sampled rejected candidates, one file per committed unit
 STATS_KEY = b"iccgen"
 _SHARD = re.compile(r"^part-(\d{5,})\.parquet$")
-_SEGMENT = re.compile(r"^seg-(\d{6})\.parquet$")
-_TEMP = re.compile(r"^\.(part|seg)-\d{5,}\.parquet\.[0-9a-f]+\.tmp$")
+_TEMP = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
+_PUT_ATOMIC = {"s3", "gcs"}  # object stores on which one PUT is all or nothing
+CommitMode = Literal["rename", "put", "nonatomic"]
 
 
 def shard_name(unit: int) -> str:
     return f"part-{unit:05d}.parquet"
+
+
+def _delayed_open(uri: str) -> str:
+    """S3 URIs get `allow_delayed_open`: a small file is then sent as one PUT when its stream
+    closes, so a writer killed before that leaves nothing behind (not even a pending upload)."""
+    parts = urlsplit(uri)
+    query = dict(parse_qsl(parts.query))
+    if parts.scheme != "s3" or "allow_delayed_open" in query:
+        return uri
+    return urlunsplit(parts._replace(query=urlencode({**query, "allow_delayed_open": "true"})))
 
 
 class ShardStore:
@@ -42,12 +55,26 @@ class ShardStore:
         self.uri = uri
         try:
             if "://" in uri:
-                self.fs, self.root = pafs.FileSystem.from_uri(uri)
+                self.fs, self.root = pafs.FileSystem.from_uri(_delayed_open(uri))
             else:
                 self.fs, self.root = pafs.LocalFileSystem(), os.path.abspath(uri)
         except (pa.ArrowInvalid, OSError) as e:
             raise OutputError(f"{uri}: cannot open output location: {e}") from None
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
+        self.commit_mode: CommitMode = (
+            "rename" if self.local else "put" if self.fs.type_name in _PUT_ATOMIC else "nonatomic"
+        )
+
+    def require_atomic(self, allow_nonatomic: bool) -> None:
+        """Refuse, before anything is written, a filesystem where a partial shard could look
+        committed; the user may accept that risk explicitly."""
+        if self.commit_mode == "nonatomic" and not allow_nonatomic:
+            raise NonAtomicOutput(
+                f"{self.uri}: a {self.fs.type_name!r} filesystem does not make a written file "
+                "visible all at once, so a killed writer could leave a partial shard that looks "
+                "committed; write to a local folder, s3:// or gs:// instead, or set "
+                "`allow_nonatomic = true` under [output] to accept that (it is recorded in _job.json)"
+            )
 
     # -- paths ------------------------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -56,9 +83,8 @@ class ShardStore:
     def shard_path(self, pipeline: str, unit: int) -> str:
         return self.path(pipeline, shard_name(unit))
 
-    def _list(self, pipeline: str) -> list[pafs.FileInfo]:
-        selector = pafs.FileSelector(self.path(pipeline), allow_not_found=True)
-        return self.fs.get_file_info(selector)
+    def list_dir(self, path: str) -> list[pafs.FileInfo]:
+        return self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
 
     # -- job file ---------------------------------------------------------------------------
     def read_job(self) -> dict[str, Any] | None:
@@ -87,12 +113,16 @@ class ShardStore:
 
     # -- shards -----------------------------------------------------------------------------
     def committed_units(self, pipeline: str) -> set[int]:
-        units = set()
-        for info in self._list(pipeline):
+        return set(self.shard_infos(pipeline))
+
+    def shard_infos(self, pipeline: str) -> dict[int, pafs.FileInfo]:
+        """{unit: listing entry} of the committed shards, from one listing of the folder."""
+        infos = {}
+        for info in self.list_dir(self.path(pipeline)):
             m = _SHARD.match(info.base_name)
             if m and info.type == pafs.FileType.File:
-                units.add(int(m.group(1)))
-        return units
+                infos[int(m.group(1))] = info
+        return infos
 
     def pipelines(self) -> list[str]:
         infos = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
@@ -104,10 +134,11 @@ class ShardStore:
     def commit(self, pipeline: str, unit: int, table: pa.Table, stats: dict[str, Any]) -> str:
         """Write the unit's shard with its statistics; after this returns the unit is done."""
         final = self.shard_path(pipeline, unit)
-        self._write_parquet(final, table, stats)
+        self.write_parquet(final, table, stats)
         return final
 
-    def _write_parquet(self, final: str, table: pa.Table, stats: dict[str, Any]) -> None:
+    def write_parquet(self, final: str, table: pa.Table, stats: dict[str, Any]) -> None:
+        """Write `table` to `final` atomically, `stats` in its key-value metadata."""
         meta = dict(table.schema.metadata or {})
         meta[STATS_KEY] = json.dumps(stats, sort_keys=True, default=str).encode()
         sink = pa.BufferOutputStream()
@@ -116,13 +147,19 @@ class ShardStore:
         self._write_atomic(final, sink.getvalue().to_pybytes())
 
     def _write_atomic(self, final: str, data: bytes) -> None:
-        if not self.local:
-            # An object store makes a single PUT visible all at once: no temporary needed.
+        folder, name = final.rsplit("/", 1)
+        tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+        if self.commit_mode == "put":
+            # One write then close: a single PUT of the final key, visible all at once.
             with self.fs.open_output_stream(final) as f:
                 f.write(data)
             return
-        folder, name = os.path.split(final)
-        tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+        if self.commit_mode == "nonatomic":
+            # The best this filesystem offers (the user opted out): a move that may not be atomic.
+            with self.fs.open_output_stream(tmp) as f:
+                f.write(data)
+            self.fs.move(tmp, final)
+            return
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
@@ -155,7 +192,7 @@ class ShardStore:
     def write_rejects(self, pipeline: str, unit: int, evidence: list[dict[str, Any]]) -> None:
         path = self.rejects_path(pipeline, unit)
         if evidence:
-            self._write_parquet(path, rejects_table(pipeline, unit, evidence), {})
+            self.write_parquet(path, rejects_table(pipeline, unit, evidence), {})
         elif self.fs.get_file_info(path).type == pafs.FileType.File:
             self.fs.delete_file(path)  # a rerun that rejected nothing must not keep an old sample
 
@@ -170,53 +207,6 @@ class ShardStore:
         except (pa.ArrowInvalid, OSError) as e:
             raise ShardError(f"{path}: unreadable rejects file ({e}); delete it (only the sample is lost)") from None
 
-    # -- journals of units in progress ---------------------------------------------------
-    def journal_dir(self, pipeline: str, unit: int) -> str:
-        return self.path(WORK_DIR, pipeline, shard_name(unit).removesuffix(".parquet"))
-
-    def segments(self, pipeline: str, unit: int) -> list[str]:
-        selector = pafs.FileSelector(self.journal_dir(pipeline, unit), allow_not_found=True)
-        infos = self.fs.get_file_info(selector)
-        return sorted(i.path for i in infos if _SEGMENT.match(i.base_name))
-
-    def write_segment(self, pipeline: str, unit: int, table: pa.Table, record: dict[str, Any]) -> str:
-        existing = self.segments(pipeline, unit)
-        seq = int(_SEGMENT.match(existing[-1].rsplit("/", 1)[1]).group(1)) + 1 if existing else 0
-        path = f"{self.journal_dir(pipeline, unit)}/seg-{seq:06d}.parquet"
-        self._write_parquet(path, table, record)
-        return path
-
-    def read_segment(self, path: str) -> tuple[pa.Table, dict[str, Any]]:
-        """Raises ShardError for a torn or corrupt segment: the caller drops it."""
-        try:
-            table = pq.ParquetFile(self.fs.open_input_file(path)).read()
-        except (pa.ArrowInvalid, OSError) as e:
-            raise ShardError(f"{path}: torn journal segment ({e})") from None
-        return table, json.loads((table.schema.metadata or {}).get(STATS_KEY, b"{}"))
-
-    def journaled_units(self, pipeline: str) -> set[int]:
-        selector = pafs.FileSelector(self.path(WORK_DIR, pipeline), allow_not_found=True)
-        names = [i.base_name for i in self.fs.get_file_info(selector)]
-        return {int(m.group(1)) for m in map(re.compile(r"^part-(\d{5,})$").match, names) if m}
-
-    def remove_journal(self, pipeline: str, unit: int) -> None:
-        path = self.journal_dir(pipeline, unit)
-        if self.fs.get_file_info(path).type == pafs.FileType.Directory:
-            self.fs.delete_dir(path)
-
-    def sweep_journals(self) -> int:
-        """Journals of committed units are leftovers of a kill between commit and cleanup."""
-        swept = 0
-        for pipeline in self._work_pipelines():
-            for unit in self.journaled_units(pipeline) & self.committed_units(pipeline):
-                self.remove_journal(pipeline, unit)
-                swept += 1
-        return swept
-
-    def _work_pipelines(self) -> list[str]:
-        selector = pafs.FileSelector(self.path(WORK_DIR), allow_not_found=True)
-        return [i.base_name for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.Directory]
-
     # -- reading ----------------------------------------------------------------------------
     def _parquet(self, pipeline: str, unit: int) -> pq.ParquetFile:
         path = self.shard_path(pipeline, unit)
@@ -230,6 +220,9 @@ class ShardStore:
     def stats(self, pipeline: str, unit: int) -> dict[str, Any]:
         meta = self._parquet(pipeline, unit).schema_arrow.metadata or {}
         return json.loads(meta.get(STATS_KEY, b"{}"))
+
+    def num_rows(self, pipeline: str, unit: int) -> int:
+        return self._parquet(pipeline, unit).metadata.num_rows
 
     def read_unit(self, pipeline: str, unit: int, columns: list[str] | None = None) -> pa.Table:
         try:

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
 from pathlib import Path
 from typing import Callable
 
@@ -73,3 +80,46 @@ def unit_context(unit_sandbox) -> Callable:
                                client)
 
         yield make
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """A real S3-compatible server process (moto's standalone server) on 127.0.0.1: its
+    `host:port`. Shared by the session; each test takes a bucket of its own (`s3_out`)."""
+    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    if exe is None:
+        pytest.skip("moto_server not installed: pip install -e '.[test]'")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://{endpoint}/", timeout=1)  # ListBuckets
+            break
+        except OSError:
+            assert proc.poll() is None, "moto_server exited at start"
+            assert time.time() < deadline, "moto_server did not answer within 30 s"
+            time.sleep(0.2)
+    yield endpoint
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def s3_out(moto_server, monkeypatch) -> str:
+    """`s3://<fresh bucket>/out?endpoint_override=...&scheme=http` on the moto server, with
+    credentials in the environment (moto takes any) so Ray workers started from here see them."""
+    import pyarrow.fs as pafs
+
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_EC2_METADATA_DISABLED", "true")):
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    pafs.S3FileSystem(endpoint_override=moto_server, scheme="http", allow_bucket_creation=True,
+                      region="us-east-1").create_dir(bucket)
+    return f"s3://{bucket}/out?endpoint_override={moto_server}&scheme=http"

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from iccgen.journal_store import JournalStore
 from iccgen.store import ShardStore
 
 ICCGEN = [sys.executable, "-m", "iccgen.cli", "run"]
@@ -76,4 +77,4 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 
 
 def segments_at_least(store: ShardStore, pipeline: str, count: int) -> Callable[[], bool]:
-    return lambda: len(store.segments(pipeline, 0)) >= count
+    return lambda: len(JournalStore(store).segments(pipeline, 0)) >= count

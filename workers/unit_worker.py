@@ -18,6 +18,7 @@ import ray
 from iccgen.config import JobConfig
 from iccgen.errors import CandidateErrors, EndpointError
 from iccgen.journal import Journal, recover
+from iccgen.journal_store import JournalStore
 from iccgen.schema import to_table
 from iccgen.store import ShardStore
 from iccgen.unit import (Candidate, ItemResult, Kept, Outcome, Pipeline, Rejected, UnitContext,
@@ -174,7 +175,7 @@ class UnitWorker:
             path = await asyncio.to_thread(
                 self.store.commit, spec.pipeline, spec.unit, to_table(rows), summary
             )
-            await asyncio.to_thread(self.store.remove_journal, spec.pipeline, spec.unit)
+            await asyncio.to_thread(JournalStore(self.store).remove, spec.pipeline, spec.unit)
             return {"key": spec.key, "path": path, "rows": len(rows), "stats": summary}
         finally:
             self.live.pop(spec.key, None)

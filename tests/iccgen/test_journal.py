@@ -8,6 +8,7 @@ from rich.console import Console
 
 from iccgen.config import load_config
 from iccgen.journal import Journal, recover
+from iccgen.journal_store import JournalStore
 from iccgen.runner import run_job
 from iccgen.schema import Triplet, to_table
 from iccgen.store import ShardStore
@@ -41,19 +42,19 @@ def test_segments_recover_items_rows_and_usage(tmp_path):
     stats.usage["prompt_tokens"] = 40
     journal_items(store, [0, 1, 2], stats)
     journal_items(store, [3, 4])
-    assert len(store.segments("solid", 0)) == 5
+    assert len(JournalStore(store).segments("solid", 0)) == 5
     rec = recover(store, SPEC)
     assert sorted(r.item for r in rec.results) == [0, 1, 2, 3, 4]
     kept = {r.item: r.triplet.id for r in rec.results if r.triplet}
     assert kept == {1: "t1", 2: "t2", 4: "t4"}
     assert rec.results[0].rejects == [(0, "near_duplicate", "phash")]
-    assert store.journaled_units("solid") == {0}
+    assert JournalStore(store).units("solid") == {0}
 
 
 def test_torn_segment_is_dropped_not_trusted(tmp_path):
     store = ShardStore(str(tmp_path))
     journal_items(store, [0, 1, 2, 3])
-    last = store.segments("solid", 0)[-1]
+    last = JournalStore(store).segments("solid", 0)[-1]
     data = open(last, "rb").read()
     open(last, "wb").write(data[: len(data) // 3])
     rec = recover(store, SPEC)
@@ -64,9 +65,9 @@ def test_torn_segment_is_dropped_not_trusted(tmp_path):
 def test_journal_of_committed_unit_is_swept(tmp_path):
     store = ShardStore(str(tmp_path))
     journal_items(store, [0])
-    assert store.sweep_journals() == 0
+    assert JournalStore(store).sweep() == 0
     store.commit("solid", 0, to_table([]), {})
-    assert store.sweep_journals() == 1 and store.journaled_units("solid") == set()
+    assert JournalStore(store).sweep() == 1 and JournalStore(store).units("solid") == set()
 
 
 def test_killed_unit_resumes_from_its_last_finished_item(ray_session, tmp_path):
@@ -94,4 +95,4 @@ def test_killed_unit_resumes_from_its_last_finished_item(ray_session, tmp_path):
     ref = pd.read_parquet(tmp_path / "ref" / "solid")
     assert list(got["code"]) == list(ref["code"]) and list(got["caption"]) == list(ref["caption"])
     assert [i["bytes"] for i in got["image"]] == [i["bytes"] for i in ref["image"]]
-    assert store.journaled_units("solid") == set() and store.temporaries() == []
+    assert JournalStore(store).units("solid") == set() and store.temporaries() == []

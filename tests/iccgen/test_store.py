@@ -4,7 +4,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from iccgen.errors import OutputError, ShardError
+from rich.console import Console
+
+from iccgen.config import load_config
+from iccgen.errors import NonAtomicOutput, OutputError, ShardError
+from iccgen.runner import run_job
 from iccgen.schema import Triplet, to_table
 from iccgen.store import ShardStore
 
@@ -70,3 +74,21 @@ def test_job_file_roundtrip(tmp_path):
     store.write_job({"fingerprint": "abc"})
     assert store.read_job() == {"fingerprint": "abc"}
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
+
+
+def test_filesystem_without_atomic_visibility_is_refused_unless_opted_out():
+    store = ShardStore("mock:///out")  # pyarrow's in-memory filesystem: neither local nor S3/GCS
+    assert store.commit_mode == "nonatomic"
+    with pytest.raises(NonAtomicOutput, match=r"allow_nonatomic = true.*\[output\]"):
+        store.require_atomic(allow_nonatomic=False)
+    store.require_atomic(allow_nonatomic=True)
+    store.commit("solid", 0, to_table(rows(2)), {"kept": 2})
+    assert store.committed_units("solid") == {0} and store.temporaries() == []
+
+
+def test_job_on_nonatomic_output_refused_before_anything_runs():
+    job = load_config(out="mock:///out")
+    with pytest.raises(NonAtomicOutput):
+        run_job(job, Console(quiet=True))
+    assert "output" not in job.output_fields()  # an opt-out changes no row: not in the fingerprint
+    assert load_config(out="mock:///out", output={"allow_nonatomic": True}).output.allow_nonatomic

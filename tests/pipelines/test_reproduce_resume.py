@@ -11,6 +11,7 @@ from jobs import kill_when, run_cli, segments_at_least
 from model_server import ModelServer, Request, reply, targets_answer
 
 from iccgen.journal import recover
+from iccgen.journal_store import JournalStore
 from iccgen.store import ShardStore
 from iccgen.unit import UnitSpec
 from pipelines.reproduce.seeds import decode_seed
@@ -79,4 +80,4 @@ def test_killed_reproduce_job_repeats_no_request_for_a_finished_seed(tmp_path):
     stats = store.stats("reproduce", 0)
     assert stats["resumed_items"] >= len(done_items)
     assert stats["kept"] + stats["shortfall"] == n
-    assert store.journaled_units("reproduce") == set()
+    assert JournalStore(store).units("reproduce") == set()

@@ -1,0 +1,49 @@
+"""Row counts of committed shards come from one listing and a cache, never trusted over it."""
+
+import pytest
+
+from iccgen.schema import Triplet, to_table
+from iccgen.shard_index import committed_rows
+from iccgen.store import ShardStore
+
+
+def table(n, unit):
+    return to_table([Triplet(id=f"solid-{unit}-{i}", pipeline="solid", png=b"png", caption="c",
+                             code="x", phash=i, width=1, height=1, unit=unit, item=i)
+                     for i in range(n)])
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = ShardStore(str(tmp_path / "out"))
+    for unit, n in ((0, 2), (1, 0), (4, 3)):
+        store.commit("solid", unit, table(n, unit), {"kept": n})
+    return store
+
+
+def test_rows_from_footers_once_then_from_the_cache(store, monkeypatch):
+    assert committed_rows(store, "solid") == {0: 2, 1: 0, 4: 3}
+
+    def no_footers(pipeline, unit):
+        raise AssertionError(f"footer of unit {unit} read again")
+
+    monkeypatch.setattr(store, "num_rows", no_footers)
+    assert committed_rows(store, "solid") == {0: 2, 1: 0, 4: 3}
+
+
+def test_listing_stays_the_truth(store):
+    committed_rows(store, "solid")
+    store.fs.delete_file(store.shard_path("solid", 4))  # a corrupt shard deleted by the user...
+    assert committed_rows(store, "solid") == {0: 2, 1: 0}
+    store.commit("solid", 1, table(5, 1), {"kept": 5})  # ...and a shard rewritten
+    store.commit("solid", 7, table(1, 7), {"kept": 1})
+    assert committed_rows(store, "solid") == {0: 2, 1: 5, 7: 1}
+
+
+def test_torn_cache_is_rebuilt(store):
+    committed_rows(store, "solid")
+    path = store.path("_index", "solid.parquet")
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: len(data) // 2])
+    assert committed_rows(store, "solid") == {0: 2, 1: 0, 4: 3}
+    assert store.pipelines() == ["solid"] and store.temporaries() == []
