@@ -206,6 +206,10 @@ class JobConfig(_Section):
     workers: int = Field(0, ge=0, description="unit workers (Ray actors); 0 = one per core")
     address: str | None = Field(None, description="Ray cluster address; default local Ray")
     max_in_flight: int = Field(0, ge=0, description="units in flight; 0 = 2 per worker")
+    lease_stale_s: float = Field(
+        90, ge=1, le=86_400,
+        description="a driver's lease on OUT whose heartbeat is older than this is taken over",
+    )
     solid: SolidConfig = Field(default_factory=SolidConfig)
     diversity: DiversityConfig = Field(default_factory=DiversityConfig)
     reproduce: ReproduceConfig = Field(default_factory=ReproduceConfig)
@@ -240,7 +244,7 @@ class JobConfig(_Section):
     def output_fields(self) -> dict[str, Any]:
         """The fields that change what is written; run-time placement is left out."""
         data = self.model_dump(mode="json", by_alias=True)
-        for key in ("out", "output", "workers", "address", "max_in_flight"):
+        for key in ("out", "output", "workers", "address", "max_in_flight", "lease_stale_s"):
             data.pop(key)
         for key in ("base_urls", "api_key_env", "timeout_s", "max_retries", "backoff_s",
                     "max_backoff_s", "concurrency"):

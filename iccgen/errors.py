@@ -33,6 +33,18 @@ class JobMismatchError(OutputError):
     """The output folder holds a job whose config differs from this one."""
 
 
+class OutputNotShared(OutputError):
+    """A cluster node cannot see the output the driver sees (a relative or node-local path)."""
+
+
+class LeaseHeld(OutputError):
+    """Another driver holds the output's lease: one driver per output."""
+
+
+class InputsChanged(UserError):
+    """The job's inputs (seed files, the parent job) differ from those its plan was made from."""
+
+
 class InputError(UserError):
     """An input (seed images, parent shards, programs) cannot be read."""
 

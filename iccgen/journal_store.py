@@ -71,4 +71,5 @@ class JournalStore:
 
     def _pipelines(self) -> list[str]:
         infos = self.store.list_dir(self.store.path(WORK_DIR))
-        return [i.base_name for i in infos if i.type == pafs.FileType.Directory]
+        return [i.base_name for i in infos
+                if i.type == pafs.FileType.Directory and not i.base_name.startswith("_")]

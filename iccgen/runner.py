@@ -1,7 +1,7 @@
 """The job driver: plan units, skip committed ones, run the rest on UnitWorker actors.
 
 The driver writes nothing but `OUT/_job.json` and the cache of committed row counts
-(`OUT/_index/`, see `shard_index`); every shard is committed by the worker that made it.
+(`OUT/_work/_index/`, see `shard_index`); every shard is committed by the worker that made it.
 Killing the driver (Ctrl-C or SIGKILL) loses at most the units in flight: rerunning the same
 command skips what is committed and sweeps the temporaries a killed writer left.
 """
@@ -16,13 +16,14 @@ import numpy as np
 import ray
 from rich.console import Console
 
-from iccgen import __version__, confinement
+from iccgen import __version__, confinement, inputs
 from iccgen.config import JobConfig, diff_fields
 from iccgen.dispatch import Dispatcher
 from iccgen.display import progress_bar, summarise
-from iccgen.errors import JobFailed, JobMismatchError
+from iccgen.errors import InputsChanged, JobFailed, JobMismatchError, OutputNotShared
 from iccgen.journal import recover
 from iccgen.journal_store import JournalStore
+from iccgen.lease import Lease
 from iccgen.model import check_context
 from iccgen.shard_index import committed_rows
 from iccgen.stage import StageResult
@@ -30,12 +31,14 @@ from iccgen.store import ShardStore
 from iccgen.unit import Pipeline, UnitSpec
 from pipelines.registry import get_pipeline
 from workers.dedup import create_dedup
-from workers.node_check import check_nodes
+from workers.node_check import check_nodes, check_output
 
 
 def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
-    """Refuse an output that holds another job; otherwise record this job's config."""
+    """Refuse an output that holds another job, or this job over changed inputs; otherwise
+    record this job's config and inputs."""
     existing = store.read_job()
+    current = inputs.pin(job)
     if existing is not None:
         if existing.get("fingerprint") != job.fingerprint():
             changed = diff_fields(existing.get("config", {}), job.output_fields()) or ["(unknown)"]
@@ -43,11 +46,21 @@ def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
                 f"{store.uri} holds a job with a different config (changed: {', '.join(changed)}); "
                 "rerun with the original config to resume, or choose a new --out"
             )
+        if "inputs" not in existing:  # written before inputs were pinned: pinned from now on
+            existing["inputs"] = current
+            store.write_job(existing)
+        changes = inputs.diff(existing["inputs"], current)
+        if changes:
+            raise InputsChanged(
+                f"{store.uri}: the job's inputs changed since its plan was made ({'; '.join(changes)}); "
+                "restore them to resume, or choose a new --out for a job over the new inputs"
+            )
         return existing
     store.check_writable()
     record = {
         "fingerprint": job.fingerprint(),
         "config": job.output_fields(),
+        "inputs": current,
         "pipelines": job.pipelines,
         "planned": {},
         "iccgen": __version__,
@@ -57,16 +70,48 @@ def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
     return record
 
 
+def resolve_out(job: JobConfig) -> JobConfig:
+    """A relative OUT names a folder under the driver's working directory: made absolute here,
+    before any worker sees it, since each worker would resolve it in its own."""
+    if "://" in job.out or os.path.isabs(job.out):
+        return job
+    return job.model_copy(update={"out": os.path.abspath(job.out)})
+
+
+def project_runtime_env() -> dict[str, Any]:
+    """Ship our packages to cluster nodes that may not have them installed (or not this version):
+    Ray uploads each once, by content hash, and puts it first on the workers' path."""
+    import iccgen
+    import pipelines
+    import sandbox
+    import workers
+
+    dirs = [os.path.dirname(m.__file__ or "") for m in (iccgen, pipelines, workers, sandbox)]
+    return {"py_modules": dirs, "excludes": ["__pycache__", "*.pyc"]}
+
+
 def connect(job: JobConfig) -> None:
-    """Join the cluster at --address / RAY_ADDRESS, else start local Ray on this machine's cores."""
+    """Join the cluster at --address / RAY_ADDRESS, shipping the project to its nodes, else start
+    local Ray on this machine's cores."""
     if ray.is_initialized():
         return
     address = job.address or os.environ.get("RAY_ADDRESS")
     common = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     if address:
-        ray.init(address=address, **common)
+        ray.init(address=address, runtime_env=project_runtime_env(), **common)
     else:
         ray.init(num_cpus=os.cpu_count(), object_store_memory=512 * 1024**2, **common)
+
+
+def require_shared_output(store: ShardStore) -> None:
+    """Refuse, before any work, an OUT that some node sees elsewhere or not at all."""
+    failed = check_output(store.uri)
+    if failed:
+        raise OutputNotShared(
+            f"{store.uri} is not the same place on every node ({'; '.join(failed)}); pass a URI "
+            "(s3://bucket/prefix, gs://bucket/prefix) or an absolute path on a filesystem every "
+            "node mounts"
+        )
 
 
 def load_dedup(store: ShardStore, job: JobConfig, pipelines: list[Pipeline]) -> Any | None:
@@ -123,15 +168,35 @@ def run_stage(
 def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]:
     """Run (or resume) a job. Raises a typed error; the CLI maps it to an exit code."""
     console = console or Console(stderr=True)
+    job = resolve_out(job)
     pipelines = [get_pipeline(name, job) for name in job.pipelines]  # validates inputs first
     if any(p.needs_model for p in pipelines) or job.qc.judges:
         check_context(job.model)
     store = ShardStore(job.out)
     store.require_atomic(job.output.allow_nonatomic)
+    store.check_writable()
+    with Lease(store.fs, store.root, job.lease_stale_s) as lease:  # before Ray: refused at once
+        if lease.note:
+            console.print(lease.note)
+        # A job already in OUT is checked against this one (config, inputs) before Ray starts;
+        # a new one is recorded only once the nodes are known to be able to run it.
+        resumed = store.read_job() is not None
+        if resumed:
+            prepare_output(store, job)
+        results = _run_leased(job, pipelines, store, console, resumed)
+        lease.confirm()
+    return results
+
+
+def _run_leased(
+    job: JobConfig, pipelines: list[Pipeline], store: ShardStore, console: Console, resumed: bool
+) -> list[StageResult]:
     connect(job)
+    require_shared_output(store)
     nodes = check_nodes()
     sandbox = confinement.require(job, nodes)  # refuses before anything is written
-    prepare_output(store, job)
+    if not resumed:
+        prepare_output(store, job)
     output = {"commit": store.commit_mode, "allow_nonatomic": job.output.allow_nonatomic}
     store.write_job({**(store.read_job() or {}), "sandbox": sandbox, "output": output})
     confinement.show(nodes, console)

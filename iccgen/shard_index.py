@@ -1,7 +1,8 @@
 """Rows per committed shard from one listing: a resumed driver need not open every footer.
 
 The shard's final name stays the one commit marker: which units are done comes from the listing
-alone. Their row counts come from `OUT/_index/<pipeline>.parquet`, a cache keyed by each shard's
+alone. Their row counts come from `OUT/_work/_index/<pipeline>.parquet` (out of reach of the
+readers' `OUT/*/*.parquet`), a cache keyed by each shard's
 size and modification time as listed. A shard the cache does not know (new since, or rewritten)
 has its footer read, those in parallel, and the cache is rewritten whole. A lost or torn cache
 costs time, never a row.
@@ -15,9 +16,10 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from iccgen.journal_store import WORK_DIR
 from iccgen.store import ShardStore
 
-INDEX_DIR = "_index"
+INDEX_DIR = "_index"  # under WORK_DIR, whose pipelines never start with "_"
 _READERS = 16  # footers read at once: object stores answer each in a round trip
 
 
@@ -40,7 +42,7 @@ def _key(info: pafs.FileInfo) -> tuple[int, int]:
 
 
 def _path(store: ShardStore, pipeline: str) -> str:
-    return store.path(INDEX_DIR, f"{pipeline}.parquet")
+    return store.path(WORK_DIR, INDEX_DIR, f"{pipeline}.parquet")
 
 
 def _read(store: ShardStore, pipeline: str) -> dict[int, tuple[tuple[int, int], int]]:

@@ -1,11 +1,17 @@
-"""Which sandbox layers every node of the cluster provides, checked on each node itself."""
+"""Checked on each node itself: which sandbox layers it provides, and that it sees OUT."""
 from __future__ import annotations
 
 import socket
+import uuid
 from dataclasses import asdict, dataclass
 
+import pyarrow as pa
+import pyarrow.fs as pafs
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from iccgen.errors import OutputError
+from iccgen.store import ShardStore
 
 
 @dataclass(frozen=True)
@@ -41,3 +47,53 @@ def check_nodes() -> list[NodeLayers]:
     for node_id, report in zip(todo, ray.get(refs)):
         _checked[node_id] = NodeLayers(**report)
     return [_checked[n] for n in nodes]
+
+
+# -- the output every node must see ---------------------------------------------------------
+PROBE_DIR = "_probe"
+
+
+def _probe_output(uri: str, token: str) -> dict:
+    """On one node: read the driver's probe, then leave one of our own for the driver to read."""
+    node = f"{socket.gethostname()} ({ray.get_runtime_context().get_node_id()[:12]})"
+    try:
+        store = ShardStore(uri)
+        folder = store.path(PROBE_DIR, token)
+        with store.fs.open_input_stream(f"{folder}/driver") as f:
+            seen = f.read().decode()
+        if seen != token:
+            return {"node": node, "error": "finds another job's probe there"}
+        with store.fs.open_output_stream(f"{folder}/{ray.get_runtime_context().get_node_id()}") as f:
+            f.write(node.encode())
+    except (OSError, pa.ArrowException, OutputError) as e:
+        return {"node": node, "error": f"cannot read the driver's probe file ({type(e).__name__}: {e})"}
+    return {"node": node, "error": ""}
+
+
+_probe_node = ray.remote(num_cpus=0, max_retries=1)(_probe_output)
+
+
+def check_output(uri: str) -> list[str]:
+    """Each alive worker node reads a file the driver wrote in OUT and writes one back; the
+    nodes that cannot see the driver's OUT, each as "node: what failed"."""
+    store = ShardStore(uri)
+    token = uuid.uuid4().hex
+    folder = store.path(PROBE_DIR, token)
+    store.fs.create_dir(folder, recursive=True)
+    with store.fs.open_output_stream(f"{folder}/driver") as f:
+        f.write(token.encode())
+    try:
+        nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU", 0) > 0]
+        refs = [_probe_node.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False))
+                .remote(uri, token) for n in nodes]
+        failed = []
+        for node_id, report in zip(nodes, ray.get(refs)):
+            if not report["error"] and store.fs.get_file_info(f"{folder}/{node_id}").type != pafs.FileType.File:
+                report["error"] = "writes there land where the driver cannot read them"
+            if report["error"]:
+                failed.append(f"{report['node']}: {report['error']}")
+        return failed
+    finally:
+        store.fs.delete_dir(folder)
+        if not store.fs.get_file_info(pafs.FileSelector(store.path(PROBE_DIR))):
+            store.fs.delete_dir(store.path(PROBE_DIR))

@@ -3,17 +3,21 @@
 import os
 import subprocess
 import sys
+import time
 from itertools import combinations
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from jobs import kill_when, run_cli
+import ray
+from jobs import ICCGEN, kill_when, run_cli
 
+from iccgen.cli import main
 from iccgen.config import load_config
 from iccgen.errors import JobMismatchError
 from iccgen.hashing import hamming, phash_png
+from iccgen.lease import LEASE_FILE
 from iccgen.runner import run_job
 from iccgen.store import ShardStore
 from sandbox import Sandbox
@@ -92,10 +96,12 @@ def test_changed_config_is_refused(small_job):
 
 def test_rerun_of_finished_job_changes_nothing(small_job):
     job, out, _ = small_job
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
+    before = {p: p.stat().st_mtime_ns for p in out.glob("*/*.parquet")}
     results = run_job(job)
     assert [r.skipped for r in results] == [2, 2] and [r.committed for r in results] == [0, 0]
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == before
+    # the resume's row-count cache is not among what the readers' glob sees
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/*.parquet")} == before
+    assert {p.parent.name for p in before} == {"solid", "diversity"}
 
 
 @pytest.mark.parametrize(
@@ -167,3 +173,27 @@ def test_a_max_tokens_the_server_cannot_serve_stops_the_job_before_it_starts(tmp
             run_job(job)
         assert server.requests == 0
     assert not (tmp_path / "out").exists()
+
+
+def test_second_driver_on_a_busy_out_exits_2_at_once_and_the_first_finishes(tmp_path, capsys):
+    ray.shutdown()  # an earlier test's Ray: the refusal must come before Ray is started
+    out = tmp_path / "out"
+    args = ["--pipeline", "solid", "--n", "16", "--shard-size", "2", "--seed", "3", "--out", str(out)]
+    log = (tmp_path / "first.log").open("w+")  # a pipe left unread would block its progress bar
+    first = subprocess.Popen([*ICCGEN, *args], stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.time() + 240
+        while not (out / LEASE_FILE).exists():
+            assert first.poll() is None and time.time() < deadline, "the first driver took no lease"
+            time.sleep(0.05)
+        assert main(["run", *args]) == 2
+        assert not ray.is_initialized()  # refused at once: before Ray, before any work
+        err = capsys.readouterr().err
+        assert f"in use by another iccgen driver (pid {first.pid} on " in err and "Traceback" not in err
+        assert first.poll() is None
+        assert first.wait(timeout=400) == 0, (tmp_path / "first.log").read_text()[-2000:]
+    finally:
+        first.kill()
+        first.wait()
+    assert len(ids(out)) == 16 and not (out / LEASE_FILE).exists()
+

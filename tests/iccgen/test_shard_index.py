@@ -42,7 +42,7 @@ def test_listing_stays_the_truth(store):
 
 def test_torn_cache_is_rebuilt(store):
     committed_rows(store, "solid")
-    path = store.path("_index", "solid.parquet")
+    path = store.path("_work", "_index", "solid.parquet")
     data = open(path, "rb").read()
     open(path, "wb").write(data[: len(data) // 2])
     assert committed_rows(store, "solid") == {0: 2, 1: 0, 4: 3}
