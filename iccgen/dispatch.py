@@ -49,6 +49,20 @@ class Sent:
     generation: int  # of the dedup index the unit was sent with
 
 
+@dataclass
+class Run:
+    """One stage's dispatch: what is left, how loaded each worker slot is, what went wrong."""
+
+    result: StageResult
+    queue: deque[tuple[UnitSpec, int]]  # (unit, failed tries so far)
+    load: dict[int, int]  # units in flight per worker slot; a dropped slot is gone from it
+    held: dict[str, dict[str, Any]]  # units quarantined by an earlier run, by key
+    abort: str | None = None  # why the job must stop (a dead model endpoint)
+
+    def room(self, per_worker: int) -> bool:
+        return bool(self.load) and min(self.load.values()) < per_worker
+
+
 class Dispatcher:
     """Keeps a bounded number of units in flight over a set of UnitWorker actors."""
 
@@ -90,78 +104,75 @@ class Dispatcher:
         held = quarantine.held(self.store)
         # A quarantined unit gets one more try in each run.
         queue = deque((s, quarantine.TRIES - 1 if s.key in held else 0) for s in todo)
-        load = {slot: 0 for slot in self.workers}
+        run = Run(result, queue, {slot: 0 for slot in self.workers}, held)
         pending: dict[Any, Sent] = {}
-        abort: str | None = None
-        while (queue and abort is None) or pending:
-            while queue and abort is None and not self.rebuilding and self._room(load):
-                slot = min(load, key=load.get)
+        while (queue and run.abort is None) or pending:
+            while queue and run.abort is None and not self.rebuilding and run.room(self.per_worker):
+                slot = min(run.load, key=run.load.get)
                 spec, tries = queue.popleft()
                 worker = self.workers[slot]
                 ref = worker.run_unit.remote(pipeline, spec, self.dedup)
                 pending[ref] = Sent(spec, slot, worker, tries, self.generation)
-                load[slot] += 1
+                run.load[slot] += 1
             done = ray.wait(list(pending), num_returns=1, timeout=POLL_S)[0] if pending else []
             for ref in done:
                 sent = pending.pop(ref)
-                if sent.slot in load:
-                    load[sent.slot] -= 1
-                abort = self._collect(ref, sent, queue, load, result, held) or abort
+                if sent.slot in run.load:
+                    run.load[sent.slot] -= 1
+                self._collect(ref, sent, run)
             if self.rebuilding:
                 self._rebuild(pending)
             bar(result, *self.live())
-        if abort:
-            raise EndpointError(abort)
+        if run.abort:
+            raise EndpointError(run.abort)
 
-    def _room(self, load: dict[int, int]) -> bool:
-        return bool(load) and min(load.values()) < self.per_worker
-
-    def _collect(self, ref, sent: Sent, queue, load, result: StageResult, held) -> str | None:
+    def _collect(self, ref: Any, sent: Sent, run: Run) -> None:
         try:
             report = ray.get(ref)
         except RayError as e:
-            return self._failed(e, sent, queue, load, result, held)
-        self._count(report, sent, result, held)
-        return None
+            self._failed(e, sent, run)
+        else:
+            self._count(report, sent, run)
 
-    def _count(self, report: dict[str, Any], sent: Sent, result: StageResult, held) -> None:
+    def _count(self, report: dict[str, Any], sent: Sent, run: Run) -> None:
         stats = report["stats"]
-        result.committed += 1
-        result.rows += report["rows"]
-        result.shortfall += stats["shortfall"]
-        result.rejects.update(stats["rejects"])
-        if sent.spec.key in held:
+        run.result.committed += 1
+        run.result.rows += report["rows"]
+        run.result.shortfall += stats["shortfall"]
+        run.result.rejects.update(stats["rejects"])
+        if sent.spec.key in run.held:
             quarantine.release(self.store, sent.spec.key)
 
-    def _failed(self, error: RayError, sent: Sent, queue, load, result: StageResult,
-                held) -> str | None:
-        spec = sent.spec
+    def _failed(self, error: RayError, sent: Sent, run: Run) -> None:
         cause = (getattr(error, "cause", None) or error) if isinstance(error, RayTaskError) else error
-        if isinstance(cause, EndpointError):
-            result.failed[spec.key] = f"EndpointError: {cause}"
-            return str(cause)
+        if isinstance(cause, EndpointError):  # every unit would fail alike: stop the job
+            run.result.failed[sent.spec.key] = f"EndpointError: {cause}"
+            run.abort = run.abort or str(cause)
+            return
         cancelled = isinstance(error, TaskCancelledError) or isinstance(cause, asyncio.CancelledError)
         if not isinstance(error, RayTaskError) and not cancelled:
-            self._replace(sent, load, error)
-        report = committed(self.store, spec)
+            self._replace(sent, run.load, error)
+        report = committed(self.store, sent.spec)
         if report is not None:  # its worker died between the commit and the reply
-            self._count(report, sent, result, held)
-            return None
-        if cancelled or self._dedup_lost(sent):
-            queue.append((spec, sent.tries))  # not the unit's fault: no try counted
-            return None
-        tries = sent.tries + 1
-        why = (f"{type(cause).__name__}: {cause}" if isinstance(error, RayTaskError)
-               else f"its worker died: {error}")
+            self._count(report, sent, run)
+        elif cancelled or self._dedup_lost(sent):
+            run.queue.append((sent.spec, sent.tries))  # not the unit's fault: no try counted
+        else:
+            why = (f"{type(cause).__name__}: {cause}" if isinstance(error, RayTaskError)
+                   else f"its worker died: {error}")
+            self._retry_or_quarantine(sent, run, why)
+
+    def _retry_or_quarantine(self, sent: Sent, run: Run, why: str) -> None:
+        spec, tries = sent.spec, sent.tries + 1
         if tries < quarantine.TRIES:
             self._say("yellow", "retrying", f"{spec.key} (try {tries} failed): {why}")
-            queue.append((spec, tries))
-            return None
-        this_run = 1 if spec.key in held else tries
+            run.queue.append((spec, tries))
+            return
+        this_run = 1 if spec.key in run.held else tries
         quarantine.put(self.store, spec.key, why, this_run)
-        result.failed[spec.key] = f"quarantined after {this_run} tr{'y' if this_run == 1 else 'ies'}: {why}"
+        run.result.failed[spec.key] = (
+            f"quarantined after {this_run} tr{'y' if this_run == 1 else 'ies'}: {why}")
         self._say("red", "quarantined", f"{spec.key}: {why}")
-        return None
 
     def _replace(self, sent: Sent, load: dict[int, int], error: RayError) -> None:
         """A new worker in place of a dead one, where the cluster has room left for it."""

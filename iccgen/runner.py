@@ -174,6 +174,9 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
         check_context(job.model)
     store = ShardStore(job.out)
     store.require_atomic(job.output.allow_nonatomic)
+    if store.commit_mode == "nonatomic":
+        console.print(f"[yellow]warning:[/] {store.uri} is not written atomically (allowed by "
+                      "[output] allow_nonatomic): a killed writer may leave a partial shard")
     store.check_writable()
     with Lease(store.fs, store.root, job.lease_stale_s) as lease:  # before Ray: refused at once
         if lease.note:

@@ -123,7 +123,12 @@ def committed(store: ShardStore, spec: UnitSpec) -> dict[str, Any] | None:
     if store.fs.get_file_info(path).type != pafs.FileType.File:
         return None
     stats = store.stats(spec.pipeline, spec.unit)
-    store.remove_journal(spec.pipeline, spec.unit)  # left if the worker died right after commit
+    JournalStore(store).remove(spec.pipeline, spec.unit)  # left if the worker died after commit
+    return report(spec, path, stats)
+
+
+def report(spec: UnitSpec, path: str, stats: dict[str, Any]) -> dict[str, Any]:
+    """What the driver gets back for a committed unit, whether made now or found committed."""
     return {"key": spec.key, "path": path, "rows": stats.get("kept", 0), "stats": stats}
 
 
@@ -176,7 +181,7 @@ class UnitWorker:
                 self.store.commit, spec.pipeline, spec.unit, to_table(rows), summary
             )
             await asyncio.to_thread(JournalStore(self.store).remove, spec.pipeline, spec.unit)
-            return {"key": spec.key, "path": path, "rows": len(rows), "stats": summary}
+            return report(spec, path, summary)
         finally:
             self.live.pop(spec.key, None)
 
