@@ -18,7 +18,8 @@ from pipelines.data_claims import Series, trend_of, turns
 from pipelines.facts import Facts, PanelFacts, colour_name
 
 MAX_QUOTED = 8
-MAX_SERIES = 4  # curves described one by one; the rest are counted with the marks
+_ORDINALS = ("first", "second", "third", "fourth")
+MAX_SERIES = len(_ORDINALS)  # curves described one by one; the rest are counted with the marks
 MAX_PLACED = 6  # labels whose position is given
 _TREND_VERBS = {"rising": "rises", "falling": "falls", "oscillating": "oscillates", "decaying": "decays"}
 _STYLES = {"-": "solid", "--": "dashed", ":": "dotted", "-.": "dash-dotted"}
@@ -29,15 +30,22 @@ def _num(x: float) -> str:
     if abs(x) >= 1000:
         return f"{x:.0f}"
     text = f"{x:.3g}"
-    return f"{float(text):f}".rstrip("0").rstrip(".") if "e" in text else text
+    text = f"{float(text):f}".rstrip("0").rstrip(".") if "e" in text else text
+    return "0" if text == "-0" else text  # a rounding residue (-1e-15) has no sign worth saying
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s" if not word.endswith("s") else f"{n} {word}"
 
 
+def _q(text: str) -> str:
+    """A drawn string quoted as a reader quotes it, on one line: a line break is layout, and the
+    grounding check reads a quotation only up to the end of a line."""
+    return "'" + " ".join(text.split()) + "'"
+
+
 def _quoted(strings: list[str]) -> str:
-    return ", ".join(f"'{s}'" for s in strings)
+    return ", ".join(map(_q, strings))
 
 
 def _strings(strings: list[str], few: str, noun: str, where: str) -> str:
@@ -75,17 +83,17 @@ def _chart(p: PanelFacts, series: list[Series], bars: int) -> str:
 def _frame(p: PanelFacts, rng: np.random.Generator) -> list[str]:
     parts = []
     if p.title:
-        parts.append(str(rng.choice([f"It is titled '{p.title}'.", f"Its title reads '{p.title}'."])))
+        parts.append(str(rng.choice([f"It is titled {_q(p.title)}.", f"Its title reads {_q(p.title)}."])))
     for axis, label, lim, scale in (("x", p.xlabel, p.xlim, p.xscale), ("y", p.ylabel, p.ylim, p.yscale)):
         if p.kind == "polar" or not (label or lim):
             continue
-        named = f"The {axis}-axis" + (f", labelled '{label}'," if label else "")
+        named = f"The {axis}-axis" + (f", labelled {_q(label)}," if label else "")
         span = f" spans {_num(lim[0])} to {_num(lim[1])}" if lim else ""
         scaled = " on a logarithmic scale" if scale == "log" else ""
         if span or label:
             parts.append(f"{named}{span or ' is shown'}{scaled}.".replace(",.", "."))
     if p.zlabel:
-        parts.append(f"The z-axis is labelled '{p.zlabel}'.")
+        parts.append(f"The z-axis is labelled {_q(p.zlabel)}.")
     if p.view:
         parts.append(
             f"The 3D view is set at elevation {_num(p.view['elev'])}° and azimuth {_num(p.view['azim'])}°."
@@ -97,10 +105,12 @@ def _frame(p: PanelFacts, rng: np.random.Generator) -> list[str]:
     return parts
 
 
-def _curve(s: Series, i: int) -> str:
-    """One curve: who it is, its colour, its shape, where it peaks and dips."""
+def _curve(s: Series, i: int, legend: list[str]) -> str:
+    """One curve: who it is, its colour, its shape, where it peaks and dips. It is named by its
+    label only where the legend shows that label: a label no legend draws is not in the image."""
     y, x = np.asarray(s.y, dtype=float), np.asarray(s.x, dtype=float)
-    name = f"The curve '{s.label}'" if s.label else ("The first curve" if i == 0 else f"Curve {i + 1}")
+    shown = s.label in legend and "'" not in s.label and "\n" not in s.label
+    name = f"The curve '{s.label}'" if shown else f"The {_ORDINALS[i]} curve"
     colour = colour_name(s.colour)
     drawn = f"{name}, drawn in {colour}," if colour else name
     shape = [_TREND_VERBS[t] for t in ("rising", "falling", "oscillating", "decaying") if t in trend_of(y)]
@@ -166,7 +176,7 @@ def _words(p: PanelFacts) -> list[str]:
         # A label with a prime ("A'") cannot be quoted unambiguously; it is not placed.
         placed = [(t, xy) for t, xy in zip(p.texts, p.text_xy) if xy is not None and "'" not in t][:MAX_PLACED]
         if placed and len(p.texts) <= MAX_QUOTED:
-            where = "; ".join(f"'{t}' at ({_num(xy[0])}, {_num(xy[1])})" for t, xy in placed)
+            where = "; ".join(f"{_q(t)} at ({_num(xy[0])}, {_num(xy[1])})" for t, xy in placed)
             parts.append(f"They stand at these data coordinates: {where}.")
     return parts
 
@@ -174,7 +184,7 @@ def _words(p: PanelFacts) -> list[str]:
 def _panel(p: PanelFacts, facts: Facts, rng: np.random.Generator) -> list[str]:
     series = _series(p, facts)
     bars = [b for b in facts.data.bars if b.panel == p.index]
-    body = [*_frame(p, rng), *(_curve(s, i) for i, s in enumerate(series[:MAX_SERIES])),
+    body = [*_frame(p, rng), *(_curve(s, i, p.legend) for i, s in enumerate(series[:MAX_SERIES])),
             *_bars(p, facts), *_marks(p, rng), *_words(p)]
     return [f"It is {_chart(p, series, len(bars))}.", *body] if body else ["It is empty."]
 
@@ -191,7 +201,7 @@ def describe(facts: Facts, rng: np.random.Generator) -> str:
         described = ", ".join(f"{n} {k}" for k, n in kinds.items())
         sentences = [f"A figure with {len(panels)} panels ({described})."]
     if facts.suptitle:
-        sentences.append(f"The overall title is '{facts.suptitle}'.")
+        sentences.append(f"The overall title is {_q(facts.suptitle)}.")
     for i, p in enumerate(panels):
         if len(panels) > 1:
             sentences.append(f"Panel {i + 1} ({p.kind}):")

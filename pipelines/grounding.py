@@ -165,6 +165,11 @@ def _noun_before(text: str, start: int, nouns: set[str]) -> str | None:
     return keyed(words[-1]) if words and keyed(words[-1]) in nouns else None
 
 
+def plain(text: str) -> str:
+    """A string as a reader quotes it: its words, one space apart (a drawn line break is layout)."""
+    return " ".join(text.split())
+
+
 def keyed(noun: str) -> str:
     """The fact key of a quantity named before its value ("radius 2"), apart from counts ("2 radii")."""
     return f"{noun.lower()} ="
@@ -339,7 +344,7 @@ def fact_set(facts: Facts, code: str, params: dict[str, Any] | None = None) -> F
     out.bound["panel number"] = {float(i + 1) for i in range(len(facts.panels))}
     numbers += [float(v) for vs in facts.counts().values() for v in vs]
     numbers += [float(n) for n in facts.subtotals()]
-    out.strings = {s.strip() for s in [*facts.strings(), *facts.drawn]}
+    out.strings = {plain(s) for s in [*facts.strings(), *facts.drawn]}
     out.sequences = list(facts.sequences)
     out.data = facts.data
     out.series_names = {s.label for s in facts.data.series if s.label}
@@ -370,7 +375,7 @@ def grounded(claim: Claim, facts: FactSet) -> bool:
     if claim.data is not None:
         return data_claims.holds(claim.data, facts.data)
     if claim.kind == "string":
-        return claim.text.strip() in facts.strings
+        return plain(claim.text) in facts.strings
     if claim.kind == "label":
         return _atoms(claim.text) <= facts.labels
     if claim.kind == "colour":
