@@ -44,3 +44,22 @@ def test_a_chart_is_described_by_its_data(unit_sandbox, name, says):
     assert all(s in caption for s in says), caption
     found = check(caption, facts, code)
     assert found.ungrounded == [] and found.claims >= 15
+
+
+def test_what_the_image_does_not_show_is_not_quoted(unit_sandbox):
+    """A line's label with no legend to draw it is not in the image, and a two-line text is
+    quoted on one line: otherwise its line break shifts every later quotation."""
+    code = "\n".join([
+        "import numpy as np", "import matplotlib.pyplot as plt",
+        "x = np.linspace(0, 6, 60)",
+        "plt.plot(x, np.sin(x), color='tab:blue', label='15°')",
+        "plt.plot(x, -np.cos(x), color='tab:red', label='30°')",
+        "plt.text(1, 0.5, 'Given: r = 4\\nFind: the area')",
+        "plt.text(4, -0.5, 'B')",
+    ])
+    facts = facts_from_trace(unit_sandbox.run(code, trace=True).trace)
+    caption = describe(facts, np.random.default_rng(0))
+    assert "'15°'" not in caption and "The second curve, drawn in red" in caption, caption
+    assert "'Given: r = 4 Find: the area', 'B'" in caption, caption
+    found = check(caption, facts, code)
+    assert found.ungrounded == [] and found.claims >= 10, (caption, found)
