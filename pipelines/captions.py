@@ -1,11 +1,11 @@
 """Captions without a model: what each panel shows, in sentences built only from trace facts.
 
 Per panel: the kind of chart; its axes (labels, ranges, log scales) or that they are hidden; each
-curve with its legend label, colour and shape (its trend, its extrema, its peaks); the bars'
-comparisons; the marks by kind, colour and style; where the labels stand. Every number, quoted
-string and claim about the data comes from `Facts`, phrased as `pipelines.grounding` reads it, so
-the caption is grounded by construction and every claim is graded; the rng only chooses among
-phrasings.
+curve with its legend label, colour and shape (its trend, its extrema, its peaks) and where named
+curves cross; the bars' comparisons; the marks by kind, colour and style; where the labels
+stand. Every number, quoted string and claim about the data comes from `Facts`, phrased as
+`pipelines.grounding` reads it, so the caption is grounded by construction and every claim is
+graded; the rng only chooses among phrasings.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from collections import Counter
 
 import numpy as np
 
-from pipelines.data_claims import Series, trend_of, turns
+from pipelines.data_claims import Series, crossings, trend_of, turns
 from pipelines.facts import Facts, PanelFacts, colour_name
 
 MAX_QUOTED = 8
 _ORDINALS = ("first", "second", "third", "fourth")
 MAX_SERIES = len(_ORDINALS)  # curves described one by one; the rest are counted with the marks
+MAX_CROSSINGS = 6  # more crossings than this are a tangle, not counted
 MAX_PLACED = 6  # labels whose position is given
 _TREND_VERBS = {"rising": "rises", "falling": "falls", "oscillating": "oscillates", "decaying": "decays"}
 _STYLES = {"-": "solid", "--": "dashed", ":": "dotted", "-.": "dash-dotted"}
@@ -106,11 +107,9 @@ def _frame(p: PanelFacts, rng: np.random.Generator) -> list[str]:
 
 
 def _curve(s: Series, i: int, legend: list[str]) -> str:
-    """One curve: who it is, its colour, its shape, where it peaks and dips. It is named by its
-    label only where the legend shows that label: a label no legend draws is not in the image."""
+    """One curve: who it is, its colour, its shape, where it peaks and dips."""
     y, x = np.asarray(s.y, dtype=float), np.asarray(s.x, dtype=float)
-    shown = s.label in legend and "'" not in s.label and "\n" not in s.label
-    name = f"The curve '{s.label}'" if shown else f"The {_ORDINALS[i]} curve"
+    name = f"The curve '{s.label}'" if _named(s, legend) else f"The {_ORDINALS[i]} curve"
     colour = colour_name(s.colour)
     drawn = f"{name}, drawn in {colour}," if colour else name
     shape = [_TREND_VERBS[t] for t in ("rising", "falling", "oscillating", "decaying") if t in trend_of(y)]
@@ -122,6 +121,27 @@ def _curve(s: Series, i: int, legend: list[str]) -> str:
     if "oscillating" in trend_of(y) and peaks:
         text += f", with {_plural(peaks, 'peak')}"
     return text + "."
+
+
+def _named(s: Series, legend: list[str]) -> bool:
+    """A curve is named by its label only where the legend draws it: a label no legend shows is
+    not in the image."""
+    return s.label in legend and "'" not in s.label and "\n" not in s.label
+
+
+def _intersections(series: list[Series], legend: list[str]) -> list[str]:
+    """Where two named curves cross: the point when once, how often when a few times."""
+    named = [s for s in series if _named(s, legend)]
+    parts = []
+    for i, a in enumerate(named):
+        for b in named[i + 1:]:
+            found = crossings(a, b) or []
+            if len(found) == 1:
+                (x, y), = found
+                parts.append(f"'{a.label}' and '{b.label}' cross at ({_num(x)}, {_num(y)}).")
+            elif 1 < len(found) <= MAX_CROSSINGS:
+                parts.append(f"'{a.label}' and '{b.label}' cross {len(found)} times.")
+    return parts
 
 
 def _series(p: PanelFacts, facts: Facts) -> list[Series]:
@@ -185,6 +205,7 @@ def _panel(p: PanelFacts, facts: Facts, rng: np.random.Generator) -> list[str]:
     series = _series(p, facts)
     bars = [b for b in facts.data.bars if b.panel == p.index]
     body = [*_frame(p, rng), *(_curve(s, i, p.legend) for i, s in enumerate(series[:MAX_SERIES])),
+            *_intersections(series[:MAX_SERIES], p.legend),
             *_bars(p, facts), *_marks(p, rng), *_words(p)]
     return [f"It is {_chart(p, series, len(bars))}.", *body] if body else ["It is empty."]
 

@@ -3,9 +3,10 @@
 A number in "a maximum of 1 at x = 1.57" is no free-standing literal: it names a value of the
 data, and is right only if the data has it there. This module finds such claims in a caption -
 extrema, trends over a range, comparisons of bars, counts of peaks and crossings, positions of
-labels ("'A' is left of 'B'") - and checks each against the series the trace holds (line
-vertices, bar heights with their tick labels, where texts are anchored), with tolerances
-relative to the panel's axis ranges. A claim that binds to no data is false.
+labels ("'A' is left of 'B'"), where two curves intersect ("'a' and 'b' cross at x = 2") - and
+checks each against the series the trace holds (line vertices, bar heights with their tick
+labels, where texts are anchored), with tolerances relative to the panel's axis ranges. A claim
+that binds to no data is false.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ class DataFacts:
 
 @dataclass(frozen=True)
 class DataClaim:
-    kind: str  # "maximum", "minimum", "trend", "extreme bar", "bar order", "count"
+    kind: str  # "maximum", "minimum", "trend", "extreme bar", "bar order", "count", "position",
+    # "intersection" (of two named curves: where, at `at` and y in `between`, or how often, `value`)
     text: str
     span: tuple[int, int]
     what: str = ""  # the trend, the count's noun, the bar's superlative
@@ -202,6 +204,11 @@ _COUNTED = re.compile(
     rf"(?P<n2>{_COUNT})\s+times?\b", re.IGNORECASE)
 _POSITION = re.compile(r"'(?P<a>[^']+)'\s+(?:is\s+|lies\s+|stands\s+|sits\s+)?(?:placed\s+)?(?:to the\s+)?"
                        r"(?P<rel>left of|right of|above|below)\s+'(?P<b>[^']+)'")
+_CROSSING = re.compile(
+    r"'(?P<a>[^']+)'\s+(?:and\s+'(?P<b>[^']+)'\s+(?:intersect|cross|meet)|(?:crosses|intersects|meets)\s+"
+    r"'(?P<b2>[^']+)')\s+(?:each other\s+)?"
+    rf"(?:(?:only\s+)?(?:at|near)\s+(?:\(\s*(?P<px>{_NUM})\s*,\s*(?P<py>{_NUM})\s*\)|(?:x\s*=\s*)?(?P<x>{_NUM}))"
+    rf"|(?P<n>{_COUNT})\s+times?\b|(?P<times>once|twice)\b)", re.IGNORECASE)
 _SIDES = {"tallest": 1, "highest": 1, "largest": 1, "longest": 1, "biggest": 1, "greater": 1,
           "taller": 1, "higher": 1, "larger": 1, "longer": 1, "bigger": 1}
 
@@ -249,6 +256,13 @@ def extract(caption: str, series_names: set[str] = frozenset(),
     for m in _POSITION.finditer(caption):
         claims.append(DataClaim("position", m.group().strip(), m.span(), m.group("rel"),
                                 labels=(m.group("a"), m.group("b"))))
+    for m in _CROSSING.finditer(caption):
+        n = {"once": 1.0, "twice": 2.0}.get((m.group("times") or "").lower())
+        n = _count(m.group("n")) if m.group("n") else n
+        x, y = (m.group("px"), m.group("py")) if m.group("px") else (m.group("x"), None)
+        claims.append(DataClaim("intersection", m.group().strip(), m.span(), value=n,
+                                at=number(x) if x else None, between=(number(y), number(y)) if y else None,
+                                labels=(m.group("a"), m.group("b") or m.group("b2"))))
     for m in _COUNTED.finditer(caption):
         named = _named_series(_sentence(caption, m.start()), series_names)
         if m.group("n") is not None:
@@ -410,10 +424,54 @@ def _position_holds(claim: DataClaim, data: DataFacts) -> bool:
     return gap[claim.what] >= POSITION_MARGIN_PX
 
 
+def crossings(a: Series, b: Series) -> list[tuple[float, float]] | None:
+    """Where two curves of one panel cross, as (x, y); None where that cannot be read (another
+    panel, or a curve that is no function of x)."""
+    if a.panel != b.panel:
+        return None
+    curves = []
+    for s in (a, b):
+        x, y = np.asarray(s.x, dtype=float), np.asarray(s.y, dtype=float)
+        order = np.argsort(x, kind="stable")
+        x, y = x[order], y[order]
+        if len(np.unique(x)) < len(x):
+            return None
+        curves.append((x, y))
+    (xa, ya), (xb, yb) = curves
+    lo, hi = max(xa[0], xb[0]), min(xa[-1], xb[-1])
+    grid = np.unique(np.concatenate([xa, xb]))
+    grid = grid[(grid >= lo) & (grid <= hi)]
+    if len(grid) < 2:
+        return []
+    gap = np.interp(grid, xa, ya) - np.interp(grid, xb, yb)
+    found = []
+    for i in np.flatnonzero(np.sign(gap[:-1]) * np.sign(gap[1:]) < 0):
+        x = grid[i] + (grid[i + 1] - grid[i]) * gap[i] / (gap[i] - gap[i + 1])
+        found.append((float(x), float(np.interp(x, xa, ya))))
+    found += [(float(x), float(np.interp(x, xa, ya))) for x in grid[gap == 0]]  # they touch
+    return sorted(found)
+
+
+def _intersection_holds(claim: DataClaim, data: DataFacts) -> bool:
+    a, b = ([s for s in data.series if s.label == label] for label in claim.labels)
+    if len(a) != 1 or len(b) != 1:
+        return False  # a name that is no curve, or two curves of that name: nothing to read
+    found = crossings(a[0], b[0])
+    if found is None:
+        return False
+    if claim.value is not None:
+        return claim.value == len(found)
+    tx, ty = _tol(a[0].x_span), _tol(a[0].y_span)
+    return any(abs(x - claim.at) <= tx and (claim.between is None or abs(y - claim.between[0]) <= ty)
+               for x, y in found)
+
+
 def holds(claim: DataClaim, data: DataFacts) -> bool:
     """Is the claim true of some series it may be about? No data: nothing backs it."""
     if claim.kind == "position":
         return _position_holds(claim, data)
+    if claim.kind == "intersection":
+        return _intersection_holds(claim, data)
     if claim.kind in ("extreme bar", "bar order"):
         return _bars_hold(claim, data)
     check = {"maximum": _extremum, "minimum": _extremum, "trend": _trend_holds, "count": _count_holds}[claim.kind]

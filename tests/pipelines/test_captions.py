@@ -63,3 +63,18 @@ def test_what_the_image_does_not_show_is_not_quoted(unit_sandbox):
     assert "'Given: r = 4 Find: the area', 'B'" in caption, caption
     found = check(caption, facts, code)
     assert found.ungrounded == [] and found.claims >= 10, (caption, found)
+
+
+def test_named_curves_that_cross_are_said_to(unit_sandbox):
+    code = "\n".join([
+        "import numpy as np", "import matplotlib.pyplot as plt",
+        "x = np.linspace(0, 4, 200)",
+        "plt.plot(x, x ** 2, color='tab:blue', label='x²')",
+        "plt.plot(x, 2 * x + 1, color='tab:red', label='2x + 1')",
+        "plt.legend()",
+    ])
+    facts = facts_from_trace(unit_sandbox.run(code, trace=True).trace)
+    caption = describe(facts, np.random.default_rng(0))
+    assert "'x²' and '2x + 1' cross at (2.41, 5.83)." in caption, caption  # x = 1 + √2
+    found = check(caption, facts, code)
+    assert found.ungrounded == [] and found.claims >= 15, (caption, found)

@@ -55,6 +55,21 @@ def test_claims_about_curves(traced, caption, wrong):
 
 
 @pytest.mark.parametrize("caption, wrong", [
+    # sin x = x / 2 at x = 0 and at x = 1.8955, y = 0.948
+    ("'sin x' and 'x / 2' cross at x = 1.9.", []),
+    ("'sin x' and 'x / 2' intersect at (1.9, 0.95).", []),
+    ("'x / 2' crosses 'sin x' twice.", []),
+    ("'sin x' and 'x / 2' cross at x = 3.", ["'sin x' and 'x / 2' cross at x = 3"]),
+    ("'sin x' and 'x / 2' intersect at (1.9, 0.5).", ["'sin x' and 'x / 2' intersect at (1.9, 0.5)"]),
+    ("'sin x' and 'x / 2' meet 3 times.", ["'sin x' and 'x / 2' meet 3 times"]),
+    ("'sin x' and 'cos x' cross at x = 0.785.", ["'sin x' and 'cos x' cross at x = 0.785", "cos x"]),
+])
+def test_where_two_curves_intersect(traced, caption, wrong):
+    found = check(caption, traced["sine"], SINE)
+    assert sorted(found.ungrounded) == sorted(wrong) and found.claims >= 3
+
+
+@pytest.mark.parametrize("caption, wrong", [
     ("The tallest bar is Wed.", []),
     ("The tallest bar is 'Mon'.", ["tallest bar is 'Mon'"]),  # 'Mon' is drawn, as a tick label
     ("The shortest bar is Fri, and Tue is higher than Thu.", []),

@@ -1,5 +1,5 @@
-"""The planted-error suite for claims about the data: 100 false extrema, trends, comparisons and
-positions are caught, and 200 honest captions raise at most 1% false alarms.
+"""The planted-error suite for claims about the data: 100 false extrema, trends, comparisons,
+positions and intersections are caught, and 200 honest captions raise at most 1% false alarms.
 
 The honest captions are written from the programs' own arrays at full resolution (numpy here,
 not the trace), so the check is measured against the data, not against itself.
@@ -13,7 +13,8 @@ import pytest
 from pipelines.facts import facts_from_trace
 from pipelines.grounding import check
 
-FIGURES = 50  # four panels each: a wave, a monotone curve, bars, placed labels
+FIGURES = 50  # four panels each: a wave, a monotone curve crossing a level, bars, placed labels
+PLANTED_IN = 20  # figures with one false sentence per kind of claim: 20 x 5 = 100
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
@@ -31,6 +32,9 @@ def _figure(i: int, rng: np.random.Generator) -> tuple[str, list[list[str]], dic
     heights = [int(h) for h in rng.choice(np.arange(1, 30), 5, replace=False)]
     spots = [(0.1 + 0.8 * j / 2 + rng.uniform(-0.05, 0.05), rng.uniform(0.1, 0.9)) for j in range(3)]
     names = [f"P{i}{c}" for c in "abc"]
+    cross = rng.uniform(0.3, 0.7) * length  # where the monotone curve meets its level
+    level = {"decay": amp * np.exp(-k * cross), "growth": amp * (1 - np.exp(-k * cross)),
+             "line": 0.5 * cross + 1}[kind]
     code = "\n".join([
         "import numpy as np", "import matplotlib.pyplot as plt",
         "fig, axes = plt.subplots(2, 2, figsize=(9, 7))",
@@ -39,7 +43,9 @@ def _figure(i: int, rng: np.random.Generator) -> tuple[str, list[list[str]], dic
         "axes[0, 0].legend()",
         "y = " + {"decay": f"{amp!r} * np.exp(-{k!r} * x)", "growth": f"{amp!r} * (1 - np.exp(-{k!r} * x))",
                   "line": "0.5 * x + 1"}[kind],
-        f"axes[0, 1].plot(x, y, color='tab:red', label='trend {i}')", "axes[0, 1].legend()",
+        f"axes[0, 1].plot(x, y, color='tab:red', label='trend {i}')",
+        f"axes[0, 1].plot(x, np.full_like(x, {level!r}), color='tab:gray', label='level {i}')",
+        "axes[0, 1].legend()",
         f"axes[1, 0].bar({days!r}, {heights!r})",
         *[f"axes[1, 1].text({sx!r}, {sy!r}, '{n}')" for (sx, sy), n in zip(spots, names)],
         "plt.show()"])
@@ -54,7 +60,8 @@ def _figure(i: int, rng: np.random.Generator) -> tuple[str, list[list[str]], dic
         [f"The curve 'wave {i}' reaches a maximum of {wave[hi]:.2f} at x = {x[hi]:.2f}.",
          f"The curve 'wave {i}' oscillates, with {peaks} peaks, and has a minimum of {wave[lo]:.2f} at x = {x[lo]:.2f}."],
         [f"The curve 'trend {i}' {verb} from x = 0 to x = {length:.1f}.",
-         f"The curve 'trend {i}' has a maximum of {mono.max():.2f} at x = {x[int(np.argmax(mono))]:.2f}."],
+         f"The curve 'trend {i}' has a maximum of {mono.max():.2f} at x = {x[int(np.argmax(mono))]:.2f}.",
+         f"'trend {i}' and 'level {i}' cross at x = {cross:.2f}."],
         [f"The tallest bar is {tallest} and the shortest bar is {shortest}.",
          f"{days[a]} is taller than {days[b]}."],
         [f"'{names[0]}' is left of '{names[1]}', and '{names[2]}' is right of '{names[1]}'.",
@@ -68,6 +75,7 @@ def _figure(i: int, rng: np.random.Generator) -> tuple[str, list[list[str]], dic
         "comparison": (2, 0, f"The tallest bar is {shortest} and the shortest bar is {shortest}.")
         if i % 2 else (2, 1, f"{days[b]} is taller than {days[a]}."),
         "position": (3, 0, f"'{names[1]}' is left of '{names[0]}', and '{names[2]}' is right of '{names[1]}'."),
+        "intersection": (1, 2, f"'trend {i}' and 'level {i}' cross at x = {cross + 0.25 * length:.2f}."),
     }
     return code, honest, planted
 
@@ -91,7 +99,7 @@ def test_planted_false_claims_about_the_data_are_caught_and_honest_ones_pass(cor
     alarms = [(caption, found.ungrounded) for code, facts, caption in honest_captions
               if (found := check(caption, facts, code)).ungrounded]
     planted, missed = 0, []
-    for code, facts, panels, wrong in corpus[:25]:
+    for code, facts, panels, wrong in corpus[:PLANTED_IN]:
         for kind, (panel, sentence, text) in wrong.items():
             sentences = list(panels[panel])
             sentences[sentence] = text
