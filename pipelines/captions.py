@@ -3,7 +3,7 @@
 Per panel: the kind of chart; its axes (labels, ranges, log scales) or that they are hidden; each
 curve with its legend label, colour and shape (its trend, its extrema, its peaks) and where named
 curves cross; the bars' comparisons; the marks by kind, colour and style; where the labels
-stand. Every number, quoted string and claim about the data comes from `Facts`, phrased as
+stand, and inside which shapes. Every number, quoted string and claim about the data comes from `Facts`, phrased as
 `pipelines.grounding` reads it, so the caption is grounded by construction and every claim is
 graded; the rng only chooses among phrasings.
 """
@@ -14,7 +14,8 @@ from collections import Counter
 
 import numpy as np
 
-from pipelines.data_claims import Series, crossings, trend_of, turns
+from pipelines.data_claims import (SHAPES, Region, Series, contains, corners, crossings, named_regions,
+                                  trend_of, turns)
 from pipelines.facts import Facts, PanelFacts, colour_name
 
 MAX_QUOTED = 8
@@ -186,7 +187,30 @@ def _marks(p: PanelFacts, rng: np.random.Generator) -> list[str]:
     return parts
 
 
-def _words(p: PanelFacts) -> list[str]:
+_CORNERS = {3: "triangle", 4: "quadrilateral", 5: "pentagon", 6: "hexagon"}
+
+
+def _shape_word(region: Region) -> str:
+    word = SHAPES[region.kind]
+    return _CORNERS.get(corners(region), word) if word == "polygon" else word
+
+
+def _insides(p: PanelFacts, facts: Facts) -> list[str]:
+    """Which labels stand inside a drawn shape ("'O' lies inside the circle")."""
+    data, said = facts.data, []
+    for text in p.texts[:MAX_QUOTED]:
+        spot = data.spots.get(text)
+        if spot is None or spot.panel != p.index or "'" in text or "\n" in text:
+            continue
+        inside = [r for r in data.regions if contains(r, spot)]
+        if inside:
+            word = _shape_word(inside[0])
+            one = len(named_regions(word, data, p.index)) == 1  # "the circle", or "a square" of many
+            said.append(f"'{text}' lies inside {'the' if one else 'a'} {word}")
+    return [f"{'; '.join(said[:MAX_PLACED])}."] if said else []
+
+
+def _words(p: PanelFacts, facts: Facts) -> list[str]:
     parts = []
     if p.legend:
         parts.append(_strings(p.legend, "The legend lists {}.", "legend item", "are listed"))
@@ -198,6 +222,7 @@ def _words(p: PanelFacts) -> list[str]:
         if placed and len(p.texts) <= MAX_QUOTED:
             where = "; ".join(f"{_q(t)} at ({_num(xy[0])}, {_num(xy[1])})" for t, xy in placed)
             parts.append(f"They stand at these data coordinates: {where}.")
+        parts += _insides(p, facts)
     return parts
 
 
@@ -206,7 +231,7 @@ def _panel(p: PanelFacts, facts: Facts, rng: np.random.Generator) -> list[str]:
     bars = [b for b in facts.data.bars if b.panel == p.index]
     body = [*_frame(p, rng), *(_curve(s, i, p.legend) for i, s in enumerate(series[:MAX_SERIES])),
             *_intersections(series[:MAX_SERIES], p.legend),
-            *_bars(p, facts), *_marks(p, rng), *_words(p)]
+            *_bars(p, facts), *_marks(p, rng), *_words(p, facts)]
     return [f"It is {_chart(p, series, len(bars))}.", *body] if body else ["It is empty."]
 
 

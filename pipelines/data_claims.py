@@ -3,10 +3,10 @@
 A number in "a maximum of 1 at x = 1.57" is no free-standing literal: it names a value of the
 data, and is right only if the data has it there. This module finds such claims in a caption -
 extrema, trends over a range, comparisons of bars, counts of peaks and crossings, positions of
-labels ("'A' is left of 'B'"), where two curves intersect ("'a' and 'b' cross at x = 2") - and
-checks each against the series the trace holds (line vertices, bar heights with their tick
-labels, where texts are anchored), with tolerances relative to the panel's axis ranges. A claim
-that binds to no data is false.
+labels ("'A' is left of 'B'", "'O' is inside the circle"), where two curves intersect ("'a' and
+'b' cross at x = 2") - and checks each against the series the trace holds (line vertices, bar
+heights with their tick labels, where texts are anchored, the shapes' geometry), with tolerances
+relative to the panel's axis ranges. A claim that binds to no data is false.
 """
 
 from __future__ import annotations
@@ -62,18 +62,41 @@ class Bar:
     value: float
 
 
+@dataclass(frozen=True)
+class Region:
+    """A drawn shape a label may stand inside: its kind and geometry in data coordinates."""
+
+    panel: int
+    kind: str  # the tracer's patch kind: "Circle", "Polygon", ...
+    geometry: dict[str, Any]
+    bbox_px: tuple[float, float, float, float] | None  # x0, y0, x1, y1 in image pixels
+
+
+@dataclass(frozen=True)
+class Spot:
+    """Where a text is anchored: in data coordinates of its panel, and in image pixels."""
+
+    panel: int
+    xy: tuple[float, float]
+    px: tuple[float, float]
+
+
 @dataclass
 class DataFacts:
     series: list[Series] = field(default_factory=list)
     bars: list[Bar] = field(default_factory=list)
     #: each text drawn once, and where it is anchored in image pixels (y downwards)
     places: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: the texts drawn once at data coordinates, and the shapes they may stand inside
+    spots: dict[str, Spot] = field(default_factory=dict)
+    regions: list[Region] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class DataClaim:
     kind: str  # "maximum", "minimum", "trend", "extreme bar", "bar order", "count", "position",
-    # "intersection" (of two named curves: where, at `at` and y in `between`, or how often, `value`)
+    # "inside" (`what`: "inside circle", "outside triangle"), "intersection" (of two named
+    # curves: where, at `at` and y in `between`, or how often, `value`)
     text: str
     span: tuple[int, int]
     what: str = ""  # the trend, the count's noun, the bar's superlative
@@ -121,6 +144,15 @@ def data_facts(trace: dict[str, Any]) -> DataFacts:
         if t.get("role") in ("text", "annotation") and t.get("xy_px") and None not in t["xy_px"]:
             anchors.setdefault(t["text"].strip(), []).append((float(t["xy_px"][0]), float(t["xy_px"][1])))
     out.places = {text: at[0] for text, at in anchors.items() if len(at) == 1}  # "'A'" must be one
+    # Whether a label stands inside a shape needs no visible axis, only 2D data coordinates.
+    plane = {i for i, a in axes.items() if a.get("kind") == "rectilinear"}
+    out.spots = {t["text"].strip(): Spot(t["axes"], (float(t["xy"][0]), float(t["xy"][1])),
+                                         out.places[t["text"].strip()])
+                 for t in trace.get("texts", []) if t["text"].strip() in out.places and t.get("coords") == "data"
+                 and t.get("axes") in plane and t.get("xy") and None not in t["xy"]}
+    out.regions = [Region(p["axes"], p["kind"], p["geometry"], tuple(p["bbox_px"]) if p.get("bbox_px") else None)
+                   for p in trace.get("patches", []) if p.get("axes") in plane and p.get("kind") in SHAPES
+                   and isinstance(p.get("geometry"), dict)]
     return out
 
 
@@ -209,6 +241,15 @@ _CROSSING = re.compile(
     r"'(?P<b2>[^']+)')\s+(?:each other\s+)?"
     rf"(?:(?:only\s+)?(?:at|near)\s+(?:\(\s*(?P<px>{_NUM})\s*,\s*(?P<py>{_NUM})\s*\)|(?:x\s*=\s*)?(?P<x>{_NUM}))"
     rf"|(?P<n>{_COUNT})\s+times?\b|(?P<times>once|twice)\b)", re.IGNORECASE)
+#: what a caption may call a shape, and the patch kinds (with vertex counts) it names
+SHAPES = {"Circle": "circle", "Ellipse": "ellipse", "Rectangle": "rectangle", "Polygon": "polygon"}
+_SHAPE_WORDS = {"circle": ("Circle",), "disk": ("Circle",), "disc": ("Circle",), "ellipse": ("Ellipse", "Circle"),
+                "rectangle": ("Rectangle",), "box": ("Rectangle",), "polygon": ("Polygon",),
+                "triangle": ("Polygon", 3), "quadrilateral": ("Polygon", 4), "pentagon": ("Polygon", 5),
+                "hexagon": ("Polygon", 6), "shape": tuple(SHAPES)}
+_INSIDE = re.compile(r"'(?P<a>[^']+)'\s+(?:is\s+|lies\s+|stands\s+|sits\s+)?(?:placed\s+)?"
+                     r"(?P<rel>inside|within|outside)\s+(?:of\s+)?(?:the|a|an)\s+(?P<shape>"
+                     + "|".join(_SHAPE_WORDS) + r")\b", re.IGNORECASE)
 _SIDES = {"tallest": 1, "highest": 1, "largest": 1, "longest": 1, "biggest": 1, "greater": 1,
           "taller": 1, "higher": 1, "larger": 1, "longer": 1, "bigger": 1}
 
@@ -256,6 +297,10 @@ def extract(caption: str, series_names: set[str] = frozenset(),
     for m in _POSITION.finditer(caption):
         claims.append(DataClaim("position", m.group().strip(), m.span(), m.group("rel"),
                                 labels=(m.group("a"), m.group("b"))))
+    for m in _INSIDE.finditer(caption):
+        rel = "outside" if m.group("rel").lower() == "outside" else "inside"
+        claims.append(DataClaim("inside", m.group().strip(), m.span(), f"{rel} {m.group('shape').lower()}",
+                                labels=(m.group("a"),)))
     for m in _CROSSING.finditer(caption):
         n = {"once": 1.0, "twice": 2.0}.get((m.group("times") or "").lower())
         n = _count(m.group("n")) if m.group("n") else n
@@ -466,12 +511,76 @@ def _intersection_holds(claim: DataClaim, data: DataFacts) -> bool:
                for x, y in found)
 
 
+def contains(region: Region, spot: Spot) -> bool:
+    """Is the text's anchor inside the shape? In data coordinates by the shape's geometry, and in
+    pixels by its drawn box too (a shape placed in other coordinates fails the second)."""
+    if region.panel != spot.panel:
+        return False
+    if region.bbox_px is not None:
+        x0, y0, x1, y1 = region.bbox_px
+        if not (min(x0, x1) <= spot.px[0] <= max(x0, x1) and min(y0, y1) <= spot.px[1] <= max(y0, y1)):
+            return False
+    g, (x, y) = region.geometry, spot.xy
+    try:
+        if region.kind == "Circle":
+            (cx, cy), r = g["center"], g["radius"]
+            return math.hypot(x - cx, y - cy) <= r
+        if region.kind == "Ellipse":
+            (cx, cy), a = g["center"], math.radians(-(g.get("angle") or 0.0))
+            u = (x - cx) * math.cos(a) - (y - cy) * math.sin(a)
+            v = (x - cx) * math.sin(a) + (y - cy) * math.cos(a)
+            return (u / (g["width"] / 2)) ** 2 + (v / (g["height"] / 2)) ** 2 <= 1
+        if region.kind == "Rectangle" and not g.get("angle"):
+            (x0, y0), w, h = g["xy"], g["width"], g["height"]
+            return min(x0, x0 + w) <= x <= max(x0, x0 + w) and min(y0, y0 + h) <= y <= max(y0, y0 + h)
+        if region.kind == "Polygon" and g.get("vertices") and len(g["vertices"]) == g.get("n_vertices"):
+            return _in_polygon(np.asarray(g["vertices"], dtype=float), x, y)
+    except (TypeError, KeyError, ValueError, ZeroDivisionError):
+        return False  # a shape whose geometry is not all there says nothing
+    return False
+
+
+def _in_polygon(v: np.ndarray, x: float, y: float) -> bool:
+    """Even-odd rule: a ray to the right crosses the boundary an odd number of times."""
+    (x1, y1), (x2, y2) = v.T, np.roll(v, -1, axis=0).T
+    spans = (y1 > y) != (y2 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cut = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+    return bool(np.count_nonzero(spans & (x < cut)) % 2)
+
+
+def corners(region: Region) -> int:
+    """A polygon's corners: matplotlib closes it by repeating the first."""
+    v = region.geometry.get("vertices") or []
+    return len(v) - 1 if len(v) > 1 and v[0] == v[-1] else len(v)
+
+
+def named_regions(word: str, data: DataFacts, panel: int) -> list[Region]:
+    """The shapes of a panel a word may name ("the triangle": a polygon of 3 corners)."""
+    kinds = _SHAPE_WORDS[word]
+    n = next((k for k in kinds if isinstance(k, int)), None)
+    return [r for r in data.regions if r.panel == panel and r.kind in kinds
+            and (n is None or corners(r) == n)]
+
+
+def _inside_holds(claim: DataClaim, data: DataFacts) -> bool:
+    spot = data.spots.get(claim.labels[0])
+    if spot is None:
+        return False
+    rel, word = claim.what.split(" ", 1)
+    regions = named_regions(word, data, spot.panel)
+    inside = [r for r in regions if contains(r, spot)]
+    return bool(inside) if rel == "inside" else bool(regions) and not inside
+
+
 def holds(claim: DataClaim, data: DataFacts) -> bool:
     """Is the claim true of some series it may be about? No data: nothing backs it."""
     if claim.kind == "position":
         return _position_holds(claim, data)
     if claim.kind == "intersection":
         return _intersection_holds(claim, data)
+    if claim.kind == "inside":
+        return _inside_holds(claim, data)
     if claim.kind in ("extreme bar", "bar order"):
         return _bars_hold(claim, data)
     check = {"maximum": _extremum, "minimum": _extremum, "trend": _trend_holds, "count": _count_holds}[claim.kind]

@@ -20,14 +20,15 @@ def test_diversity_captions_describe_and_are_fully_grounded():
     """The 30 model-free variations of solid-geometry programs in the grounding fixture, as
     the demo's diversity rows are made."""
     records = json.loads(gzip.decompress((FIXTURES / "grounding" / "records.json.gz").read_bytes()))
-    words = []
+    words, inside = [], 0
     for rec in (r for r in records if r["kind"] == "diversity"):
         facts = facts_from_trace(rec["trace"])
         caption = describe(facts, np.random.default_rng(0))
         found = check(caption, facts, rec["code"])
         assert found.claims >= 5 and found.ungrounded == [], caption
         words.append(len(caption.split()))
-    assert len(words) == 30 and np.median(words) >= 60
+        inside += " lies inside " in caption  # a net's labels in its squares, a vertex in a face
+    assert len(words) == 30 and np.median(words) >= 60 and inside >= 5
 
 
 @pytest.mark.parametrize("name, says", [

@@ -107,3 +107,32 @@ def test_extraction_reads_ranges_labels_and_counts():
     (count,) = extract("The signal crosses zero three times.")
     assert (count.what, count.value) == ("crossing", 3.0)
     assert extract("Energy is higher than before.", bar_labels={"Mon"}) == []
+
+
+SHAPES = """import matplotlib.pyplot as plt
+from matplotlib.patches import Circle, Polygon, Rectangle
+fig, ax = plt.subplots()
+ax.add_patch(Circle((0, 0), 1, fill=False))
+ax.add_patch(Polygon([[2, 0], [4, 0], [3, 2]], color="tab:green", alpha=0.4))
+ax.add_patch(Rectangle((-3, -1), 1.5, 2, fill=False))
+for x, y, name in [(0.1, 0.2, "O"), (3, 0.6, "T"), (-2.2, 0, "R"), (1.5, 1.5, "P")]:
+    ax.text(x, y, name)
+ax.set_xlim(-4, 5)
+ax.set_ylim(-2, 3)
+ax.axis("off")
+plt.show()
+"""
+
+
+@pytest.mark.parametrize("caption, wrong", [
+    ("'O' is inside the circle, and 'T' lies inside the triangle.", []),
+    ("'R' is inside the rectangle; 'P' is outside the circle.", []),
+    ("'P' lies inside the circle.", ["'P' lies inside the circle"]),
+    ("'T' lies inside the rectangle.", ["'T' lies inside the rectangle"]),
+    ("'O' is outside the circle.", ["'O' is outside the circle"]),
+    ("'O' is inside the hexagon.", ["'O' is inside the hexagon"]),  # no hexagon is drawn
+    ("'Q' is inside the circle.", ["'Q' is inside the circle", "Q"]),  # no such label
+])
+def test_labels_inside_shapes(unit_sandbox, caption, wrong):
+    facts = facts_from_trace(unit_sandbox.run(SHAPES, trace=True).trace)
+    assert sorted(check(caption, facts, SHAPES).ungrounded) == sorted(wrong)
