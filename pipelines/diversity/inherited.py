@@ -1,9 +1,9 @@
 """What a mutated solid-geometry program still determines: its parent's exact caption, where the
 mutations kept the template's structure.
 
-A cube stack whose colours or line styles were swapped still has 16 cubes on a 4 × 2 grid, and
+A cube stack whose colours, line styles or line widths were changed still has 16 cubes on a 4 × 2 grid, and
 its parent's caption, computed from θ, says so exactly; the trace alone sees only polygons. A
-mutation of a constant, of data, of text or of the chart kind may change what θ determined, so
+mutation of a parameter constant, of data, of text or of the chart kind may change what θ determined, so
 then nothing is inherited. Each inherited sentence must still hold, checked against the
 variation's own trace and program with the parent's θ; a sentence that does not (a colour the
 mutation changed) is left out.
@@ -18,7 +18,8 @@ from pipelines import grounding
 from pipelines.facts import Facts
 
 #: mutation kinds (pipelines.diversity.mutator) that change how a figure looks, not what it is
-STRUCTURE_KEEPING = frozenset({"color", "linestyle", "marker", "colormap", "grid", "legend", "figsize"})
+STRUCTURE_KEEPING = frozenset({"color", "linestyle", "marker", "colormap", "grid", "legend", "figsize",
+                               "style"})
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 

@@ -17,7 +17,7 @@ RECORDS = Path(__file__).parents[1] / "fixtures" / "grounding" / "records.json.g
 
 
 def test_only_mutations_of_looks_keep_the_structure():
-    assert kept_structure([{"kind": "color"}, {"kind": "linestyle"}])
+    assert kept_structure([{"kind": "color"}, {"kind": "linestyle"}, {"kind": "style"}])
     assert not kept_structure([{"kind": "color"}, {"kind": "constant"}])
     assert not kept_structure([{"kind": "data"}]) and not kept_structure([])
 
