@@ -155,6 +155,12 @@ class QcConfig(_Section):
         "colours) that facts from the code, its trace and θ must back; rows below are rejected as "
         "'ungrounded'",
     )
+    min_claims: int = Field(
+        2, ge=0,
+        description="least checkable claims a caption must make; one that says too little to be "
+        "checked (a refusal, 'a smooth curve') is rejected as 'ungraded'. 0 keeps such captions, "
+        "recorded with no grounding score",
+    )
     judges: list[Literal["code", "image", "consistency"]] = Field(
         default_factory=list,
         description="model judges (paper Supp. A) asked about every candidate through [model]; a "

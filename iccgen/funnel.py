@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from iccgen.report import open_job
+from iccgen.report import open_job, quality
 
 # (stage, predicate on a reject reason): a candidate that passes a stage goes on to the next.
 STAGES: list[tuple[str, tuple[str, ...]]] = [
@@ -24,7 +24,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("similar to its seed", ("dissimilar",)),
     ("passed image and text checks", ("blank_image", "too_small", "bad_aspect", "text_outside",
                                       "text_overlap")),
-    ("grounded", ("ungrounded",)),
+    ("grounded", ("ungrounded", "ungraded")),
     ("reproducible", ("not_reproducible",)),
     ("passed the judges", ("judge:",)),
     ("unique", ("near_duplicate",)),
@@ -59,6 +59,8 @@ class Funnel:
     worker_seconds: float
     wall_seconds: float | None  # first unit started to last unit finished (newer shards only)
     tokens: int
+    #: over the kept rows: graded and ungraded captions, median words, claims per caption
+    captions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rows_per_s(self) -> float | None:
@@ -96,8 +98,14 @@ def funnel(stats: list[dict[str, Any]], pipeline: str) -> Funnel:
 
 def funnels(out: str) -> list[Funnel]:
     store, job = open_job(out)
-    return [funnel([s for _, s in store.iter_stats(p)], p)
-            for p in job.get("pipelines", store.pipelines())]
+    found = []
+    for p in job.get("pipelines", store.pipelines()):
+        f = funnel([s for _, s in store.iter_stats(p)], p)
+        q = quality(store, p)
+        f.captions = {"graded": q.graded, "ungraded": q.ungraded, "median_words": q.median_words,
+                      "claims_per_caption": q.mean_claims}
+        found.append(f)
+    return found
 
 
 def print_funnels(results: list[Funnel], console: Console) -> None:
@@ -115,6 +123,12 @@ def print_funnels(results: list[Funnel], console: Console) -> None:
         tokens = f"{f.tokens_per_row:,.0f}" if f.tokens_per_row else "none (no model calls)"
         console.print(f"  throughput: {speed}; {f.worker_seconds:.1f} unit-seconds of work; "
                       f"model tokens per kept row: {tokens}", highlight=False)
+        if f.captions.get("median_words") is not None:
+            c = f.captions
+            claims = "-" if c["claims_per_caption"] is None else f"{c['claims_per_caption']:.1f}"
+            console.print(f"  captions: median {c['median_words']:g} words, {claims} checkable claims "
+                          f"each; {c['graded']} graded, {c['ungraded']} ungraded (no checkable claim)",
+                          highlight=False)
 
 
 def _share(n: int, of: int) -> str:

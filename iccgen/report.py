@@ -73,7 +73,8 @@ def print_status(out: str, console: Console) -> None:
 # Reject reasons grouped by the check that gave them ("exec:timeout" -> "exec").
 CHECKS = {"blank_image": "image", "too_small": "image", "bad_aspect": "image",
           "text_outside": "texts", "text_overlap": "texts", "not_reproducible": "reproducible",
-          "near_duplicate": "dedup", "ungrounded": "grounding"}
+          "near_duplicate": "dedup", "ungrounded": "grounding",
+          "ungraded": "grounding"}
 
 
 def check_of(reason: str) -> str:
@@ -85,12 +86,17 @@ class Quality:
     """Caption grounding and training targets over a pipeline's kept rows."""
 
     rows: int
-    graded: int  # rows with a grounding record (older shards have none)
+    graded: int  # rows whose caption makes checkable claims
+    #: rows whose caption makes none, so it has no score (older shards stored 1.0 for them);
+    #: rows - graded - ungraded have no grounding record at all (the oldest shards)
+    ungraded: int
     with_ungrounded: int
-    mean_score: float | None
+    mean_score: float | None  # over the graded rows
     code_targets: int  # rows holding an explanatory code target
     drafted: int  # rows whose caption a model drafted and the program corrected
     refined: int  # of those, rows that kept the refined caption (not the draft)
+    median_words: float | None  # caption length
+    mean_claims: float | None  # checkable claims per caption, over rows with a record
 
     @property
     def ungrounded_rate(self) -> float | None:
@@ -98,21 +104,26 @@ class Quality:
 
 
 def quality(store: ShardStore, pipeline: str) -> Quality:
-    table = store.read(pipeline, columns=["qc", "meta"])
+    table = store.read(pipeline, columns=["qc", "meta", "caption"])
     qcs = [json.loads(c or "{}") for c in (table.column("qc").to_pylist() if table else [])]
     metas = [json.loads(c or "{}") for c in (table.column("meta").to_pylist() if table else [])]
-    grades = [q["grounding"] for q in qcs if q.get("grounding")]
-    scores = [g["score"] for g in grades]
+    captions = table.column("caption").to_pylist() if table else []
+    records = [q["grounding"] for q in qcs if q.get("grounding")]
+    grades = [g for g in records if g.get("claims")]
     targets = sum("code_target" in q and "dropped" not in q["code_target"] for q in qcs)
     drafted = [m["caption"] for m in metas if isinstance(m.get("caption"), dict)]
-    return Quality(len(qcs), len(grades), sum(bool(g["ungrounded"]) for g in grades),
-                   float(np.mean(scores)) if scores else None, targets, len(drafted),
-                   sum(d.get("chosen") == "refined" for d in drafted))
+    return Quality(len(qcs), len(grades), len(records) - len(grades),
+                   sum(bool(g["ungrounded"]) for g in grades),
+                   float(np.mean([g["score"] for g in grades])) if grades else None, targets,
+                   len(drafted), sum(d.get("chosen") == "refined" for d in drafted),
+                   float(np.median([len(c.split()) for c in captions])) if captions else None,
+                   float(np.mean([g["claims"] for g in records])) if records else None)
 
 
 def print_quality(store: ShardStore, pipelines: list[str], console: Console) -> None:
     table = Table(title="quality: caption grounding and targets over kept rows, rejects per check")
-    for col in ("pipeline", "rows graded", "rows with an ungrounded claim", "mean grounding score",
+    for col in ("pipeline", "rows graded", "rows ungraded", "rows with an ungrounded claim",
+                "mean grounding score", "words per caption (median)", "claims per caption",
                 "captions refined", "code targets", "rejects per check"):
         table.add_column(col)
     graded = with_ungrounded = 0
@@ -127,8 +138,10 @@ def print_quality(store: ShardStore, pipelines: list[str], console: Console) -> 
                 rejects[check_of(reason)] += n
         rate = "-" if q.ungrounded_rate is None else f"{q.with_ungrounded} ({q.ungrounded_rate:.1%})"
         refined = f"{q.refined}/{q.drafted}" if q.drafted else "-"
-        table.add_row(pipeline, f"{q.graded}/{q.rows}", rate,
+        table.add_row(pipeline, f"{q.graded}/{q.rows}", f"{q.ungraded}/{q.rows}", rate,
                       "-" if q.mean_score is None else f"{q.mean_score:.3f}",
+                      "-" if q.median_words is None else f"{q.median_words:g}",
+                      "-" if q.mean_claims is None else f"{q.mean_claims:.1f}",
                       refined, f"{q.code_targets}/{q.rows}",
                       ", ".join(f"{k} {v}" for k, v in rejects.most_common()) or "-")
     console.print(table)

@@ -100,7 +100,7 @@ def checked(target: str, source: str, facts: Facts, code: str, params: dict[str,
     """Keep a target only as grounded as the captions are required to be."""
     found = grounding.check(prose(target), facts, code, params)
     info: dict[str, Any] = {"source": source, "grounding": found.to_dict()}
-    if found.score < min_grounding:
+    if found.score is not None and found.score < min_grounding:  # prose may state no number
         info["dropped"] = "ungrounded: " + "; ".join(found.ungrounded)
         return None, info
     return target, info

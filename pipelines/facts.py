@@ -16,6 +16,8 @@ from typing import Any
 
 from matplotlib import colors as mcolors
 
+from pipelines.data_claims import DataFacts, data_facts
+
 # A small vocabulary: "teal-ish #2a9d8f" is better said "green" than "lightseagreen".
 _NAMED = {
     "black": "#000000", "white": "#ffffff", "gray": "#808080", "red": "#d62728",
@@ -55,6 +57,15 @@ class PanelFacts:
     points: int = 0
     texts: list[str] = field(default_factory=list)
     legend: list[str] = field(default_factory=list)
+    index: int = 0  # the trace's axes index (what `Series.panel` refers to)
+    axis_on: bool = True
+    xscale: str = "linear"
+    yscale: str = "linear"
+    #: where each text is anchored in data coordinates, None where it is placed otherwise
+    text_xy: list[tuple[float, float] | None] = field(default_factory=list)
+    shape_colours: Counter[str] = field(default_factory=Counter)  # fills of the patches, named
+    #: the box the lines span, (xmin, xmax, ymin, ymax): what a drawing without axes covers
+    extent: tuple[float, float, float, float] | None = None
 
 
 @dataclass
@@ -70,6 +81,8 @@ class Facts:
     colours: list[str] = field(default_factory=list)
     #: ordered tuples a caption may list: plotted points, text anchors, axis ranges
     sequences: list[tuple[float, ...]] = field(default_factory=list)
+    #: the plotted curves and bars, for claims about the data (extrema, trends, comparisons)
+    data: DataFacts = field(default_factory=DataFacts)
 
     def counts(self) -> dict[str, set[int]]:
         """Marks per kind, per panel and over the figure: what "5 lines" may be checked against."""
@@ -85,9 +98,10 @@ class Facts:
         return out
 
     def subtotals(self) -> list[int]:
-        """Lines per colour and per style in each panel ("12 black", "6 solid and 1 dashed")."""
+        """Lines per colour and per style, shapes per fill, in each panel ("12 black", "6 solid
+        and 1 dashed", "filled in 10 white")."""
         return [n for p in self.panels for group in (p.line_colours, p.line_styles)
-                for n in Counter(group).values()]
+                for n in Counter(group).values()] + [n for p in self.panels for n in p.shape_colours.values()]
 
     def strings(self) -> set[str]:
         """Every string drawn; a caption may quote only these."""
@@ -113,12 +127,23 @@ def _total(panels: list[PanelFacts]) -> Counter[str]:
 def _panel(axes: dict[str, Any]) -> PanelFacts:
     kind = {"3d": "3D", "polar": "polar", "colorbar": "colorbar"}.get(axes["kind"], "2D")
     title = next(iter(axes.get("title", {}).values()), "")
-    panel = PanelFacts(kind=kind, title=title, view=axes.get("view"), legend=list(axes.get("legend", [])))
+    panel = PanelFacts(kind=kind, title=title, view=axes.get("view"), legend=list(axes.get("legend", [])),
+                       index=axes.get("index", 0), axis_on=axes.get("axis_on", True),
+                       xscale=axes.get("xscale", "linear"), yscale=axes.get("yscale", "linear"))
     if axes.get("axis_on", True):  # with axis("off") neither labels nor ranges are visible
         panel.xlabel, panel.ylabel = axes.get("xlabel", ""), axes.get("ylabel", "")
         panel.zlabel = axes.get("zlabel", "")
         panel.xlim, panel.ylim = _pair(axes.get("xlim")), _pair(axes.get("ylim"))
     return panel
+
+
+def _union(box: tuple[float, float, float, float] | None, xs: list | None,
+           ys: list | None) -> tuple[float, float, float, float] | None:
+    if not xs or not ys or None in xs[:2] or None in ys[:2]:
+        return box
+    if box is None:
+        return (xs[0], xs[1], ys[0], ys[1])
+    return (min(box[0], xs[0]), max(box[1], xs[1]), min(box[2], ys[0]), max(box[3], ys[1]))
 
 
 def _drawn(p: PanelFacts) -> bool:
@@ -150,10 +175,14 @@ def facts_from_trace(trace: dict[str, Any]) -> Facts:
             panel.lines += 1
             panel.line_colours.append(colour_name(ln.get("color")) or "unknown")
             panel.line_styles.append(str(ln.get("linestyle")))
+            panel.extent = _union(panel.extent, ln.get("x_range"), ln.get("y_range"))
     for p in trace.get("patches", []):
         panel = by_index.get(p.get("axes"))
         if panel is not None:
             panel.shapes[_SHAPE_NAMES.get(p["kind"], "shape")] += 1
+            fill = p.get("facecolor")
+            if fill and fill != "none":
+                panel.shape_colours[colour_name(fill) or "unknown"] += 1
     for c in trace.get("collections", []):
         panel = by_index.get(c.get("axes"))
         if panel is not None and c["kind"] == "PathCollection":
@@ -163,6 +192,9 @@ def facts_from_trace(trace: dict[str, Any]) -> Facts:
         panel = by_index.get(t.get("axes"))
         if role in ("text", "annotation") and panel is not None and text:
             panel.texts.append(text)
+            xy = t.get("xy")
+            placed = t.get("coords") == "data" and xy and None not in xy
+            panel.text_xy.append((float(xy[0]), float(xy[1])) if placed else None)
         elif role == "suptitle":
             facts.suptitle = text
         elif role == "figure_text" and text:
@@ -172,6 +204,7 @@ def facts_from_trace(trace: dict[str, Any]) -> Facts:
     facts.numbers = _numbers(trace)
     facts.colours = _colours(trace)
     facts.sequences = _sequences(trace)
+    facts.data = data_facts(trace)
     return facts
 
 

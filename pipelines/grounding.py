@@ -17,6 +17,8 @@ from typing import Any
 
 from matplotlib import colors as mcolors
 
+from pipelines import data_claims
+from pipelines.data_claims import DataClaim, DataFacts
 from pipelines.facts import Facts, code_numbers, code_strings, colour_name
 
 NUMBER_WORDS = {w: i for i, w in enumerate(
@@ -65,11 +67,12 @@ POLYGON_SIDES = {"triangle": 3, "quadrilateral": 4, "rectangle": 4, "square": 4,
 
 @dataclass(frozen=True)
 class Claim:
-    kind: str  # "number", "string", "label", "colour"
+    kind: str  # "number", "string", "label", "colour", "data"
     text: str
     value: float | None = None
     noun: str | None = None  # the noun a number is bound to, if any
     span: tuple[int, int] = (0, 0)  # where the caption states it (two equal numbers are two claims)
+    data: DataClaim | None = None  # what a "data" claim says of the plotted data
 
     def __str__(self) -> str:
         return f"{self.text} ({self.noun})" if self.noun else self.text
@@ -85,6 +88,9 @@ class FactSet:
     labels: set[str] = field(default_factory=set)
     sequences: list[tuple[float, ...]] = field(default_factory=list)  # θ lists, points, ranges
     colours: list[tuple[float, float, float]] = field(default_factory=list)
+    data: DataFacts = field(default_factory=DataFacts)
+    series_names: set[str] = field(default_factory=set)  # legend labels of the curves
+    bar_labels: set[str] = field(default_factory=set)
 
     def has_number(self, value: float, decimals: int) -> bool:
         """Is some fact equal to `value` at the precision the caption wrote it with?"""
@@ -99,11 +105,14 @@ class Grounding:
     ungrounded: list[str]
 
     @property
-    def score(self) -> float:
-        return 1.0 if not self.claims else 1 - len(self.ungrounded) / self.claims
+    def score(self) -> float | None:
+        """The share of claims backed by facts; None for a caption that claims nothing (it is
+        ungraded, not grounded)."""
+        return 1 - len(self.ungrounded) / self.claims if self.claims else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"score": round(self.score, 4), "claims": self.claims, "ungrounded": self.ungrounded}
+        score = None if self.score is None else round(self.score, 4)
+        return {"score": score, "claims": self.claims, "ungrounded": self.ungrounded}
 
 
 # -- claims ---------------------------------------------------------------------------------------
@@ -156,9 +165,21 @@ def _noun_before(text: str, start: int, nouns: set[str]) -> str | None:
     return keyed(words[-1]) if words and keyed(words[-1]) in nouns else None
 
 
+def plain(text: str) -> str:
+    """A string as a reader quotes it: its words, one space apart (a drawn line break is layout)."""
+    return " ".join(text.split())
+
+
 def keyed(noun: str) -> str:
     """The fact key of a quantity named before its value ("radius 2"), apart from counts ("2 radii")."""
     return f"{noun.lower()} ="
+
+
+def _numbers_in(text: str) -> list[float]:
+    """Every number a drawn string shows ("Peak at x = 2" shows 2, whatever it claims)."""
+    text = _DIMENSION.sub(lambda m: " " * len(m.group()), text)
+    return [float(m.group(2)) * (-1 if m.group(1) else 1) * (math.pi if m.group(3) else 1)
+            for m in _NUMBER.finditer(text)]
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
@@ -169,23 +190,29 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def extract_claims(
-    caption: str, nouns: set[str] = frozenset(), labels: set[str] = frozenset()
+    caption: str, nouns: set[str] = frozenset(), labels: set[str] = frozenset(),
+    series: set[str] = frozenset(), bars: set[str] = frozenset(),
 ) -> list[Claim]:
     """The checkable claims of a caption.
 
     `nouns` are those a number may be bound to; `labels` the point labels drawn, which tell a run
-    of labels ("ABCD") from an acronym.
+    of labels ("ABCD") from an acronym; `series` and `bars` the legend labels and bar labels a
+    claim about the data may name. A number inside a claim about the data ("a maximum of 1 at
+    x = 1.57") is that claim's, not a literal of its own.
     """
-    claims = [Claim("string", m.group(1), span=m.span(1)) for m in _QUOTED.finditer(caption)]
+    found = data_claims.extract(caption, series, bars)
+    claims = [Claim("data", str(d), span=d.span, data=d) for d in found]
+    claims += [Claim("string", m.group(1), span=m.span(1)) for m in _QUOTED.finditer(caption)]
     text = _blank(caption, [m.span() for m in _QUOTED.finditer(caption)])
     text = _DIMENSION.sub(lambda m: " " * len(m.group()), text)
-    for m in _NUMBER.finditer(text):
+    free = _blank(text, [d.span for d in found])  # numbers outside the claims about the data
+    for m in _NUMBER.finditer(free):
         value = float(m.group(2)) * (-1 if m.group(1) else 1)
         before = {n for n in nouns if n.endswith((" =", " number"))}
         noun = _noun_before(text, m.start(), before) or _noun_after(text, m.start(), m.end(), nouns)
         value *= math.pi if m.group(3) else 1
         claims.append(Claim("number", m.group().replace("−", "-"), value, noun, m.span()))
-    for m in re.finditer(r"\b[A-Za-z]+\b", text):
+    for m in re.finditer(r"\b[A-Za-z]+\b", free):
         value = NUMBER_WORDS.get(m.group().lower())
         noun = _noun_after(text, m.start(), m.end(), nouns) if value is not None else None
         if noun:  # an unbound "one" is English ("one of"), not a quantity
@@ -317,13 +344,16 @@ def fact_set(facts: Facts, code: str, params: dict[str, Any] | None = None) -> F
     out.bound["panel number"] = {float(i + 1) for i in range(len(facts.panels))}
     numbers += [float(v) for vs in facts.counts().values() for v in vs]
     numbers += [float(n) for n in facts.subtotals()]
-    out.strings = {s.strip() for s in [*facts.strings(), *facts.drawn]}
+    out.strings = {plain(s) for s in [*facts.strings(), *facts.drawn]}
     out.sequences = list(facts.sequences)
+    out.data = facts.data
+    out.series_names = {s.label for s in facts.data.series if s.label}
+    out.bar_labels = {b.label for b in facts.data.bars}
     named = [leaf for _, leaf in flatten(params or {}) if isinstance(leaf, str)]
     out.colours = [c for c in map(_rgb, [*facts.colours, *code_strings(code), *named]) if c]
     for s in facts.drawn:
         out.labels |= _atoms(s)
-        numbers += [c.value for c in extract_claims(s) if c.kind == "number"]
+        numbers += _numbers_in(s)
     for p in facts.panels:
         if p.view:
             out.bound.setdefault(keyed("elevation"), set()).add(float(p.view["elev"]))
@@ -342,8 +372,10 @@ def _decimals(text: str) -> int:
 
 
 def grounded(claim: Claim, facts: FactSet) -> bool:
+    if claim.data is not None:
+        return data_claims.holds(claim.data, facts.data)
     if claim.kind == "string":
-        return claim.text.strip() in facts.strings
+        return plain(claim.text) in facts.strings
     if claim.kind == "label":
         return _atoms(claim.text) <= facts.labels
     if claim.kind == "colour":
@@ -363,7 +395,7 @@ def grounded(claim: Claim, facts: FactSet) -> bool:
 def check(caption: str, facts: Facts, code: str, params: dict[str, Any] | None = None) -> Grounding:
     """Grounds each claim of `caption`; the ungrounded ones are returned as written."""
     fs = fact_set(facts, code, params)
-    claims = extract_claims(caption, set(fs.bound), fs.labels)
+    claims = extract_claims(caption, set(fs.bound), fs.labels, fs.series_names, fs.bar_labels)
     verdicts = {c: grounded(c, fs) for c in claims}
     for run in runs(caption, claims):
         verdicts.update(_judge_run(run, fs))

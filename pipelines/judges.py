@@ -2,7 +2,9 @@
 
 Each judge is one chat call through `iccgen.model.ModelClient` to any OpenAI-compatible endpoint.
 Its verdict is read from a closing "VERDICT: ..." line, or failing that from the one verdict the
-answer names; an answer that names none, or both, is recorded as "unparsed" and never rejects.
+answer names. Judges fail closed: an answer that names none, or both, is asked again (the
+`reask` prompt) and, still unparsed, rejects the row as `judge:unparsed`; an endpoint that stays
+unreachable raises `EndpointError`, which stops the job as any other model call does.
 Prompts are versioned files under `prompts/judges/<version>/`, never edited in place; rows
 record the version in `qc["judge_prompts"]`.
 """
@@ -15,10 +17,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from iccgen.errors import EndpointError, ModelRequestError
+from iccgen.errors import ModelRequestError
 from iccgen.model import ModelClient, user_message
 from pipelines import prompts
+
 PROMPT_VERSION = "v1"
+#: how often a judge is asked before an unreadable verdict rejects the row
+ASKS = 2
 RATIONALE_CHARS = 600
 
 JudgeName = Literal["code", "image", "consistency"]
@@ -58,6 +63,11 @@ def prompt(judge: Judge, code: str, version: str = PROMPT_VERSION) -> str:
     return prompts.load("judges", version, (judge.name,)).render(judge.name, code=code.rstrip("\n"))
 
 
+def reask(judge: Judge, version: str = PROMPT_VERSION) -> str:
+    return prompts.load("judges", version, ("reask",)).render(
+        "reask", passing=judge.passing.title(), failing=judge.failing.title())
+
+
 def _mentions(text: str, phrase: str) -> bool:
     # "qualified" must not be found inside "disqualified"
     return re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", text) is not None
@@ -81,14 +91,23 @@ def parse(judge: Judge, text: str) -> Verdict:
 
 
 async def ask(model: ModelClient, judge: Judge, code: str, png: bytes, usage: Counter[str]) -> Verdict:
-    """One judge's verdict; its tokens and requests are added to `usage` (the unit's)."""
+    """One judge's verdict, asked again while unreadable; its tokens and requests are added to
+    `usage` (the unit's). An unreachable endpoint raises `EndpointError` (after the client's
+    retries): no verdict is never a pass."""
     images = (png,) if judge.sees_image else ()
-    try:
-        reply = await model.chat([user_message(prompt(judge, code), images)], temperature=0.0)
-    except (EndpointError, ModelRequestError) as e:
-        return Verdict(judge.name, "unparsed", rationale=f"no answer: {e}"[:RATIONALE_CHARS])
-    usage.update(reply.usage)
-    return parse(judge, reply.text)
+    messages = [user_message(prompt(judge, code), images)]
+    verdict = Verdict(judge.name, "unparsed")
+    for _ in range(ASKS):
+        try:
+            reply = await model.chat(messages, temperature=0.0)
+        except ModelRequestError as e:  # this request is refused, and would be again
+            return Verdict(judge.name, "unparsed", rationale=f"no answer: {e}"[:RATIONALE_CHARS])
+        usage.update(reply.usage)
+        verdict = parse(judge, reply.text)
+        if verdict.outcome != "unparsed":
+            return verdict
+        messages += [{"role": "assistant", "content": reply.text}, user_message(reask(judge))]
+    return verdict
 
 
 async def judge_all(

@@ -14,7 +14,7 @@ import numpy as np
 from iccgen.hashing import phash_png
 from iccgen.schema import Triplet, triplet_id
 from iccgen.unit import Kept, Outcome, Rejected, UnitContext
-from pipelines import code_target, grounding, judges
+from pipelines import code_target, grounding, judges, non_answers
 from pipelines.checks import check_image, check_texts
 from pipelines.execution import execute
 from pipelines.facts import Facts, facts_from_trace
@@ -72,12 +72,17 @@ async def realise(
     rejected = check_image(result.png) or check_texts(result.trace or {}, result.width, result.height)
     if rejected:
         return rejected
+    if why := non_answers.refusal_or_empty(caption):
+        return Rejected("no_caption", why)
     if facts is None:
         facts = facts_from_trace(result.trace or {})
     grounded = checked
     if grounded is None:
         grounded = grounding.check(caption, facts, code, fields.get("params"))
-    if grounded.score < ctx.job.qc.min_grounding:
+    if grounded.claims < ctx.job.qc.min_claims:
+        return Rejected("ungraded", f"{grounded.claims} checkable claim(s); [qc] min_claims is "
+                        f"{ctx.job.qc.min_claims}")
+    if grounded.score is not None and grounded.score < ctx.job.qc.min_grounding:
         return Rejected("ungrounded", "; ".join(grounded.ungrounded))
     phash = phash_png(result.png)
     # The stored program must re-render to the stored image: unseeded randomness or
@@ -89,6 +94,9 @@ async def realise(
     failed = [v for v in verdicts if v.outcome == "fail"]
     if failed:
         return Rejected(f"judge:{failed[0].judge}", failed[0].rationale)
+    unparsed = [v for v in verdicts if v.outcome == "unparsed"]
+    if unparsed:  # a judge that gave no readable verdict passed nothing
+        return Rejected("judge:unparsed", f"{unparsed[0].judge}: {unparsed[0].rationale}")
     quality = {**qc, "checks": {"image": "pass", "texts": "pass", "reproducible": True},
                "grounding": grounded.to_dict()}
     if verdicts:

@@ -18,6 +18,9 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 MAX_POINTS = 16
+#: a 2D line's denser sample, its highest and lowest vertex included: what claims about its
+#: shape (extrema, trends, peaks) are checked against
+PROFILE_POINTS = 128
 MAX_ITEMS = {"texts": 400, "lines": 200, "patches": 300, "collections": 100, "images": 20,
              "axes": 40}
 TICK_ROLES = ("xtick", "ytick", "ztick")
@@ -64,6 +67,19 @@ def _sample(points: np.ndarray) -> list:
         idx = np.unique(np.linspace(0, len(points) - 1, MAX_POINTS).round().astype(int))
         points = points[idx]
     return [[_num(v) for v in row] for row in np.atleast_2d(points)] if len(points) else []
+
+
+def _profile(points: np.ndarray) -> list | None:
+    """Up to PROFILE_POINTS rows of a long 2D line, evenly spaced, with its extreme rows."""
+    if len(points) <= MAX_POINTS or points.ndim != 2 or points.shape[1] != 2:
+        return None
+    y = points[:, 1]
+    if not np.isfinite(y).any():
+        return None
+    idx = np.linspace(0, len(points) - 1, PROFILE_POINTS).round().astype(int)
+    idx = np.unique(np.r_[idx, np.nanargmax(np.where(np.isfinite(y), y, np.nan)),
+                          np.nanargmin(np.where(np.isfinite(y), y, np.nan))])
+    return [[_num(v) for v in row] for row in points[idx]]
 
 
 def _range(values: np.ndarray) -> list | None:
@@ -159,6 +175,8 @@ class Tracer:
                 "y_range": _range(pts[:, 1]) if len(pts) else None,
                 "color": _color(ln.get_color()), "linestyle": ln.get_linestyle(),
                 "linewidth": _num(ln.get_linewidth()), "marker": str(ln.get_marker())}
+        if (profile := _profile(pts)) is not None:
+            item["profile"] = profile
         self.add("lines", item)
 
     def patch(self, p: Any) -> None:
@@ -371,7 +389,7 @@ def _shrink(trace: dict, max_bytes: int) -> dict:
         return trace
     trace["truncated"] = True
     for item in trace["lines"] + trace["collections"] + trace["patches"]:
-        item.pop("points", None), item.pop("offsets", None)
+        item.pop("points", None), item.pop("offsets", None), item.pop("profile", None)
         item.get("geometry", {}).pop("vertices", None)
     for _ in range(20):
         if len(json.dumps(trace)) <= max_bytes:

@@ -70,6 +70,12 @@ _STYLE_NUMBERS = {
 }
 
 
+#: style keywords whose number changes how a mark looks, never what the figure shows (a view
+#: angle, a bin count or a bar width does): recorded as kind "style"
+LOOKS = frozenset({"linewidth", "lw", "linewidths", "markersize", "ms", "fontsize", "alpha", "s",
+                   "capsize", "pad", "labelpad", "rotation"})
+
+
 @dataclass
 class _Site:
     kind: str
@@ -77,6 +83,9 @@ class _Site:
     apply: Callable[[np.random.Generator], tuple[Any, Any]]
     anchor: int = 0  # id of the call it rewrites; sites sharing an anchor may conflict
     exclusive: bool = False  # rewrites the whole call: no other site may touch its anchor
+    #: the kind it is drawn as, where that differs from the kind it is recorded as ("style"
+    #: numbers are drawn among the constants, so a seed gives the programs it always gave)
+    pool: str = ""
 
 
 @dataclass
@@ -127,9 +136,9 @@ def _draw(sites: list[_Site], rng: np.random.Generator, n: int) -> list[_Site]:
     left = list(sites)
     chosen: list[_Site] = []
     while left and len(chosen) < n:
-        kinds = sorted({s.kind for s in left})
+        kinds = sorted({s.pool or s.kind for s in left})
         kind = kinds[int(rng.integers(len(kinds)))]
-        pool = [s for s in left if s.kind == kind]
+        pool = [s for s in left if (s.pool or s.kind) == kind]
         site = pool[int(rng.integers(len(pool)))]
         chosen.append(site)
         left = [s for s in left if s is not site and not _conflict(site, s)]
@@ -242,7 +251,9 @@ def _style_number_site(call: ast.Call, kw: ast.keyword) -> _Site | None:
         new = int(round(new)) if rule.integer or isinstance(value, int) else round(new, 2)
         kw.value = _literal(new)
         return f"{kw.arg}={value}", f"{kw.arg}={new}"
-    return _Site("constant", call.lineno, apply, anchor=id(call))
+    looks = kw.arg in LOOKS
+    return _Site("style" if looks else "constant", call.lineno, apply, anchor=id(call),
+                 pool="constant" if looks else "")
 
 
 # --- data lists ------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from iccgen.errors import ConfigError, InputError
 from iccgen.store import ShardStore
@@ -15,15 +17,23 @@ class Parent:
     code: str
     source_id: str | None = None
     phash: int | None = None
+    caption: str | None = None
+    params_json: str | None = None  # θ of a solid-geometry parent, as stored (a Parent is hashable)
+
+    @property
+    def params(self) -> dict[str, Any] | None:
+        params = json.loads(self.params_json) if self.params_json else None
+        return params if isinstance(params, dict) else None
 
 
 def _from_store(store: ShardStore, pipelines: list[str]) -> list[Parent]:
     parents = []
     for name in pipelines:
-        table = store.read(name, columns=["id", "code", "source_id", "phash"])
+        table = store.read(name, columns=["id", "code", "source_id", "phash", "caption", "params"])
         if table is not None:
             for row in table.to_pylist():
-                parents.append(Parent(row["id"], row["code"], row["source_id"] or row["id"], row["phash"]))
+                parents.append(Parent(row["id"], row["code"], row["source_id"] or row["id"], row["phash"],
+                                   row["caption"], row["params"]))
     return parents
 
 

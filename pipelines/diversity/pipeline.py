@@ -19,6 +19,7 @@ from iccgen.store import ShardStore
 from iccgen.unit import Outcome, Pipeline, Rejected, UnitContext, UnitSpec
 from pipelines import code_target, grounded_caption, prompts
 from pipelines.captions import describe
+from pipelines.diversity import inherited
 from pipelines.diversity.mutator import MutationError, mutate
 from pipelines.diversity.parents import Parent, check_source, load_parents
 from pipelines.facts import Facts, facts_from_trace
@@ -80,7 +81,12 @@ class DiversityPipeline(Pipeline):
         if not result.ok:
             return Rejected(f"exec:{result.status.value}", result.error)
         facts = facts_from_trace(result.trace or {})
-        caption, grounded = await self.caption(ctx, item, attempt, code, result, facts)
+        if fields.get("params"):
+            caption, grounded = await self.caption(ctx, item, attempt, code, result, facts, parent,
+                                                   fields["params"])
+            meta["inherited"] = "the parent's θ: the mutations kept its structure"
+        else:
+            caption, grounded = await self.caption(ctx, item, attempt, code, result, facts)
         if grounded is not None:
             meta["caption"] = grounded.to_dict()
         return await realise(
@@ -99,9 +105,23 @@ class AstDiversity(DiversityPipeline):
         except MutationError as e:
             return Rejected("mutation_failed", str(e))
         result = await execute(ctx, mutated.code)
+        meta: dict[str, Any] = {"mutations": mutated.mutations, "variation": variation}
+        fields: dict[str, Any] = {}
+        if parent.params and parent.caption and inherited.kept_structure(mutated.mutations):
+            fields["params"] = parent.params  # θ still determines it: the caption may say so
         return await self.finish(ctx, item, attempt, parent, variation, mutated.code, result,
-                                 meta={"mutations": mutated.mutations, "variation": variation},
-                                 template="ast")
+                                 meta=meta, template="ast", **fields)
+
+    async def caption(self, ctx: UnitContext, item: int, attempt: int, code: str, result: Any,
+                      facts: Facts, parent: Parent | None = None,
+                      params: dict[str, Any] | None = None) -> tuple[str, None]:
+        """From the trace; for a solid-geometry parent whose structure the mutations kept, its
+        caption's sentences that still hold come first."""
+        described = describe(facts, ctx.rng(item, attempt))
+        if parent is None or params is None:
+            return described, None
+        kept = inherited.still_determined(parent.caption or "", params, facts, code)
+        return " ".join([*kept, described]), None
 
 
 class ModelDiversity(DiversityPipeline):

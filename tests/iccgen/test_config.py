@@ -77,7 +77,7 @@ def test_help_lists_every_key_a_job_file_may_hold():
     assert any(k.startswith("[diversity]") and " from " in k for k in keys)  # the alias, as written
     help_text = subprocess.run([sys.executable, "-m", "iccgen.cli", "run", "--help"],
                                capture_output=True, text=True, check=True).stdout
-    assert "[qc] min_grounding judges" in help_text
+    assert "[qc] min_grounding min_claims judges" in help_text
 
 
 def test_judges_without_an_endpoint_fail_at_load_not_in_a_worker(tmp_path):

@@ -11,14 +11,16 @@ from iccgen.schema import Triplet, to_table
 from iccgen.store import ShardStore
 
 
-def _row(i: int, grounding: dict | None) -> Triplet:
+def _row(i: int, grounding: dict | None, words: int = 1) -> Triplet:
     qc = {"checks": {"image": "pass"}} | ({"grounding": grounding} if grounding else {})
     # Rows 0-2 hold a code target (row 1's was dropped as ungrounded); rows 0 and 1 had their
     # caption drafted by a model, and row 0 kept the refined one.
-    qc["code_target"] = {"source": "model"} | ({"dropped": "ungrounded: 7"} if i == 1 else {})
+    if i < 3:
+        qc["code_target"] = {"source": "model"} | ({"dropped": "ungrounded: 7"} if i == 1 else {})
     meta = {"caption": {"chosen": "refined" if i == 0 else "draft"}} if i < 2 else {}
-    return Triplet(id=f"solid-{i}", pipeline="solid", png=b"", caption="c", code="x = 1", phash=i,
-                   width=1, height=1, unit=0, item=i, qc=qc if i < 3 else {"checks": {}}, meta=meta)
+    return Triplet(id=f"solid-{i}", pipeline="solid", png=b"", caption=" ".join(["c"] * words),
+                   code="x = 1", phash=i, width=1, height=1, unit=0, item=i,
+                   qc=qc if grounding or i < 3 else {"checks": {}}, meta=meta)
 
 
 def _job(tmp_path) -> ShardStore:
@@ -29,16 +31,23 @@ def _job(tmp_path) -> ShardStore:
     bad = {"score": 0.5, "claims": 2, "ungrounded": ["7 (line)"]}
     store.commit("solid", 0, to_table([_row(0, good), _row(1, bad)]),
                  {"kept": 2, "attempts": 5, "rejects": {"ungrounded": 2, "exec:timeout": 1}})
-    store.commit("solid", 1, to_table([_row(2, good), _row(3, None)]),
-                 {"kept": 2, "attempts": 3, "rejects": {"near_duplicate": 1, "text_overlap": 1}})
+    # Row 4 claims nothing (no score); row 5 too, from a shard written when that scored 1.0.
+    nothing = {"score": None, "claims": 0, "ungrounded": []}
+    old = {"score": 1.0, "claims": 0, "ungrounded": []}
+    store.commit("solid", 1, to_table([_row(2, good, 9), _row(3, None), _row(4, nothing, 3),
+                                       _row(5, old, 4)]),
+                 {"kept": 4, "attempts": 6, "rejects": {"near_duplicate": 1, "text_overlap": 1,
+                                                       "ungraded": 1}})
     return store
 
 
 def test_quality_reads_the_grounding_of_kept_rows(tmp_path):
     q = quality(_job(tmp_path), "solid")
-    assert (q.rows, q.graded, q.with_ungrounded) == (4, 3, 1)
+    assert (q.rows, q.graded, q.ungraded, q.with_ungrounded) == (6, 3, 2, 1)
     assert (q.code_targets, q.drafted, q.refined) == (2, 2, 1)
+    # An ungraded row is not a grounded one: the score is over the graded rows only.
     assert abs(q.ungrounded_rate - 1 / 3) < 1e-9 and abs(q.mean_score - 2.5 / 3) < 1e-9
+    assert q.median_words == 2.0 and q.mean_claims == (4 + 2 + 4 + 0 + 0) / 5
 
 
 def test_status_prints_the_rate_and_rejects_per_check(tmp_path):
@@ -46,8 +55,9 @@ def test_status_prints_the_rate_and_rejects_per_check(tmp_path):
     out = io.StringIO()
     print_status(str(tmp_path), Console(file=out, width=200))
     text = out.getvalue()
-    assert "1 (33.3%)" in text and "0.833" in text and "1/2" in text and "2/4" in text
-    assert "grounding 2" in text and "exec 1" in text and "dedup 1" in text and "texts 1" in text
+    assert "1 (33.3%)" in text and "0.833" in text and "1/2" in text and "2/6" in text
+    assert "3/6" in text  # graded
+    assert "grounding 3" in text and "exec 1" in text and "dedup 1" in text and "texts 1" in text
     assert "1 of 3 graded rows have an ungrounded claim (33.33%)" in text
 
 

@@ -61,6 +61,7 @@ def job(tmp_path, url: str, folder: Path) -> JobConfig:
         max_attempts=1,
         diversity={"mutator": "model", "k": 2, "from": str(folder), "max_repairs": 1},
         model={"base_url": url, "model": "test-model", "timeout_s": 5, "backoff_s": 0.05},
+        qc={"min_claims": 0},  # the scripted drafts claim nothing checkable
     ))
 
 

@@ -64,7 +64,7 @@ def test_refine_corrects_a_miscount_with_a_minimal_edit(refine):
 
 
 class Inventor(Refiner):
-    """A refine step that invents a count (or answers nothing) for a draft that had none."""
+    """A refine step that invents a count, or answers with something that is no caption."""
 
     def __call__(self, request: Request):
         if "Execution log (JSON):" in request.text:
@@ -72,11 +72,33 @@ class Inventor(Refiner):
         return reply(self.refined)
 
 
-@pytest.mark.parametrize("refined", ["A bar chart titled 'Weekly rainfall' with 9 blue bars.", ""])
-def test_a_refine_that_invents_or_says_nothing_keeps_the_better_draft(refine, refined):
-    draft = "A bar chart titled 'Weekly rainfall' in blue."
-    found = refine(Inventor(refined), draft=draft)
+def test_a_refine_that_invents_keeps_the_better_draft(refine):
+    draft = "A bar chart titled 'Weekly rainfall' in blue, for each day of the week."
+    found = refine(Inventor("A bar chart titled 'Weekly rainfall' with 9 blue bars, for each day of the week."), draft=draft)
     assert found.chosen == "draft" and found.caption == draft and found.draft_score == 1.0
+    assert found.to_dict()["refine_passed_over"].startswith("less grounded")
+
+
+GOOD_DRAFT = ("A bar chart titled 'Weekly rainfall' with 7 blue bars, one for each day of the week, "
+              "their heights the rain that fell on that day.")
+
+
+@pytest.mark.parametrize("refined, why", [
+    ("I need the image to answer.", "a refusal"),
+    ("Sorry, as an AI I cannot see pictures; please provide a description of the chart.", "a refusal"),
+    ("", "empty answer"),
+    ("   \n ", "empty answer"),
+    ("Quarterly earnings of the company rose sharply as investors returned to equity markets.", "off topic"),
+    ("Weekly rainfall bars.", "a one-liner"),
+    # Grounded, and the old rule (score at least the draft's) would have taken it.
+    ("A bar chart titled 'Weekly rainfall', showing how much rain fell on every day.", "says less"),
+    ("A bar chart titled 'Weekly rainfall' with 7 blue bars.", "says less"),
+])
+def test_a_refine_that_is_no_caption_or_says_less_is_passed_over(refine, refined, why):
+    found = refine(Inventor(refined), draft=GOOD_DRAFT)
+    assert found.chosen == "draft" and found.caption == GOOD_DRAFT
+    assert found.to_dict()["refine_passed_over"].startswith(why)
+    assert found.grounding.claims == 3 and found.grounding.score == 1.0
 
 
 def test_the_execution_log_is_bounded_and_leaves_the_image_out():

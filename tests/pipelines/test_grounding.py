@@ -185,3 +185,21 @@ def test_a_caption_past_the_quoted_strings_counts_them_with_a_fact(unit_sandbox)
     assert "12 text labels are placed in the plot, among them 'P0', " in caption
     assert check(caption, facts, code).ungrounded == []
     assert check(caption.replace("12 text labels", "13 text labels"), facts, code).ungrounded == ["13 (text label)"]
+
+
+@pytest.mark.parametrize("min_claims, kept", [(2, False), (0, True)])
+def test_a_caption_that_claims_nothing_is_ungraded_not_grounded(unit_context, min_claims, kept):
+    caption = "Some lines drawn under a title, as a figure of this kind usually has."
+    ctx = unit_context(qc={"min_claims": min_claims})
+    outcome = asyncio.run(realise(ctx, item=0, attempt=0, code=PROGRAM, caption=caption))
+    assert check(caption, facts_from_trace({}), PROGRAM).score is None
+    if kept:  # kept on an explicit opt-out, with no score: it is not 1.0
+        assert outcome.triplet.qc["grounding"] == {"score": None, "claims": 0, "ungrounded": []}
+    else:
+        assert (outcome.reason, outcome.detail) == ("ungraded", "0 checkable claim(s); [qc] min_claims is 2")
+
+
+def test_a_refusal_is_no_caption(unit_context):
+    outcome = asyncio.run(realise(unit_context(qc={"min_claims": 0}), item=0, attempt=0, code=PROGRAM,
+                                  caption="I need the image to answer."))
+    assert outcome.reason == "no_caption" and "refusal" in outcome.detail

@@ -6,10 +6,11 @@ from collections import Counter
 
 import pytest
 
-from iccgen.config import ModelConfig
+from iccgen.config import JobConfig, ModelConfig
+from iccgen.errors import EndpointError
 from iccgen.model import ModelClient
 from iccgen.unit import Kept, Rejected
-from pipelines.judges import JUDGES, judge_all, parse, prompt
+from pipelines.judges import ASKS, JUDGES, judge_all, parse, prompt
 from pipelines.steps import realise
 from model_server import ModelServer, Request, malformed, reply, run_and_close, server_error
 
@@ -41,6 +42,8 @@ def test_prompts_hold_the_code_only_where_the_judge_reads_it():
 
 
 def _script(request: Request):
+    if "names no verdict that can be read" in request.text:  # asked again: still no verdict
+        return reply("I stand by what I said.")
     if "teach a model" in request.text:
         return reply("VERDICT: Disqualified\nSCORE: 2")
     if "fatal rendering errors" in request.text:
@@ -63,21 +66,67 @@ def test_judges_ask_the_endpoint_and_survive_faults():
                                                         ("consistency", "unparsed")]
     assert verdicts[0].score == 2
     assert usage["requests"] == server.requests  # judge calls are charged to the unit
+    # The unreadable verdict was asked for again, with the verdicts it may name, and no more.
+    reasked = [r for r in server.log if "names no verdict" in r.text]
+    assert len(reasked) == ASKS - 1 and "VERDICT: Fundamental Mismatch" in reasked[0].text
+    assert [m["role"] for m in reasked[0].body["messages"]] == ["user", "assistant", "user"]
 
 
-def test_an_unreachable_endpoint_is_unparsed_not_a_crash():
+def test_an_unparsed_verdict_asked_again_may_then_be_read():
+    def script(request: Request):
+        if "names no verdict" in request.text:
+            return reply("No class-A errors.\nVERDICT: Pass")
+        return reply("Looks fine to me.")
+
+    with ServerModel(script) as model:
+        (verdict,) = run_and_close(judge_all(model, ["image"], PROGRAM, b"png", Counter()), model)
+    assert (verdict.outcome, verdict.label) == ("pass", "pass")
+
+
+class ServerModel:
+    """A client of a scripted server, for the length of a `with`."""
+
+    def __init__(self, script):
+        self.server = ModelServer(script)
+
+    def __enter__(self) -> ModelClient:
+        return _model(self.server.start().url)
+
+    def __exit__(self, *exc) -> None:
+        self.server.stop()
+
+
+def test_an_unreachable_judge_endpoint_raises_after_the_retries():
     model = _model("http://127.0.0.1:9/v1")
-    verdicts = run_and_close(judge_all(model, ["image"], PROGRAM, b"png", Counter()), model)
-    assert verdicts[0].outcome == "unparsed" and "no answer" in verdicts[0].rationale
+    with pytest.raises(EndpointError, match="127.0.0.1:9"):
+        run_and_close(judge_all(model, ["image"], PROGRAM, b"png", Counter()), model)
 
 
-@pytest.mark.parametrize("names, kept", [(["image", "consistency"], True), (["code"], False)])
-def test_configured_judges_gate_in_realise(unit_context, names, kept):
-    ctx = unit_context("solid", _script, qc={"judges": names, "min_grounding": 0.0})
+@pytest.mark.parametrize("names, reason", [
+    (["image"], None), (["code"], "judge:code"), (["image", "consistency"], "judge:unparsed"),
+])
+def test_configured_judges_gate_in_realise(unit_context, names, reason):
+    ctx = unit_context("solid", _script, qc={"judges": names, "min_grounding": 0.0, "min_claims": 0})
     outcome = run_and_close(realise(ctx, item=0, attempt=0, code=PROGRAM, caption="A red curve."), ctx.model)
-    if kept:
-        assert isinstance(outcome, Kept)
-        stored = outcome.triplet.qc["judges"]
-        assert stored["image"]["outcome"] == "pass" and stored["consistency"]["outcome"] == "unparsed"
+    if reason is None:
+        assert isinstance(outcome, Kept) and outcome.triplet.qc["judges"]["image"]["outcome"] == "pass"
     else:
-        assert isinstance(outcome, Rejected) and outcome.reason == "judge:code"
+        assert isinstance(outcome, Rejected) and outcome.reason == reason
+    if reason == "judge:unparsed":  # never passed: the row is gone, and says which judge
+        assert outcome.detail.startswith("consistency: ")
+
+
+def test_judges_with_a_dead_endpoint_stop_the_job(ray_session, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from iccgen.runner import run_job
+
+    job = JobConfig.model_validate(dict(
+        out=str(tmp_path / "out"), pipelines=["solid"], n=2, shard_size=2, workers=1,
+        qc={"judges": ["image"]},
+        model={"base_url": "http://127.0.0.1:9/v1", "timeout_s": 1, "max_retries": 1,
+               "backoff_s": 0.01, "max_backoff_s": 0.02}))
+    with pytest.raises(EndpointError, match=r"127\.0\.0\.1:9"):
+        run_job(job, Console(file=io.StringIO()))

@@ -62,8 +62,15 @@ def test_every_mutation_parses_and_is_recorded(programs):
 def test_mutations_cover_the_documented_kinds(programs):
     kinds = {r["kind"] for code in programs.values() for seed in range(10)
              for r in mutate(code, np.random.default_rng(seed), 4).mutations}
-    assert {"constant", "data", "color", "linestyle", "marker", "colormap", "text", "figsize",
+    assert {"constant", "style", "data", "color", "linestyle", "marker", "colormap", "text", "figsize",
             "grid", "legend", "chart"} <= kinds
+
+
+def test_a_number_that_changes_only_looks_is_recorded_as_style():
+    code = ("import numpy as np\nimport matplotlib.pyplot as plt\nR = 2.0\n"
+            "plt.plot([0, R], [0, R], lw=1.5)\nplt.show()\n")
+    kinds = {r["kind"]: r["old"] for seed in range(20) for r in mutate(code, np.random.default_rng(seed), 1).mutations}
+    assert kinds.get("style") == "lw=1.5" and kinds.get("constant") == "R=2.0", kinds
 
 
 def test_bar_swap_fixes_up_arguments_and_axes():

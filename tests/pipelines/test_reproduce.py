@@ -58,6 +58,9 @@ def job_config(out, seeds, **over) -> JobConfig:
         model={"base_url": "http://127.0.0.1:9/v1", "model": "test-model", "timeout_s": 1.0,
                "backoff_s": 0.05, "max_backoff_s": 0.2, "max_retries": 8},
         sandbox={"cpu_seconds": 1.5, "wall_seconds": 2.0, "figsize": [6, 6], "dpi": 80},
+        # The scripted drafts ("A STEM figure drawn by the program X.") claim nothing checkable;
+        # the test of captions that say too little asks for the default.
+        qc={"min_claims": 0},
     )
     for key, value in over.items():
         base[key] = {**base[key], **value} if isinstance(value, dict) else value
@@ -209,3 +212,67 @@ def test_endpoint_down_fails_the_job_then_resumes(ray_session, programs, rendere
 def test_missing_seeds_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         ReproducePipeline(job_config(tmp_path / "out", tmp_path / "nowhere"))
+
+
+# What a model may answer the refine step with that is no caption, one kind per kept seed.
+NON_ANSWERS = {
+    "bar_rainfall": "I need the image to answer.",
+    "damped_oscillation": "",
+    "rc_circuit": "Quarterly earnings of the company rose sharply as investors returned to equity markets.",
+    "scatter_regression": "A figure with data.",
+    "vector_field": None,  # the draft's first sentence only: grounded, but it says less
+}
+# False claims about the data, in numbers and words that all occur in the seed's program.
+PLANTED = {
+    "bar_rainfall": " The tallest bar is Jun.",  # Jan's is
+    "damped_oscillation": " The displacement x(t) reaches a maximum of 1.0 at t = 5.0.",  # at t = 0
+    "rc_circuit": " The curve decays from x = 2.0 to x = 4.0.",  # the resistor's zigzag does not
+}
+
+
+class Refuser(Script):
+    """Drafts each seed's caption from its trace (planting a false claim in some) and answers
+    the refine step with a non-answer."""
+
+    def __init__(self, programs, seed_keys, drafts: dict[str, str]):
+        super().__init__(programs, seed_keys)
+        self.drafts = drafts
+
+    def __call__(self, request: Request) -> Answer:
+        if "Verified facts:" in request.text:
+            name = next(n for n, d in self.drafts.items() if f"Draft:\n{d}\n" in request.text)
+            return reply(NON_ANSWERS[name] if NON_ANSWERS[name] is not None
+                         else self.drafts[name].split(". ", 1)[0] + ".")
+        seed = self.seed_keys.get(hashlib.sha256(request.images[0]).hexdigest()) if request.images else None
+        if seed and "A detailed description of the image" not in request.text:
+            return reply(self.drafts[seed])
+        return super().__call__(request)
+
+
+def test_no_kept_caption_is_a_non_answer_or_a_false_claim_about_the_data(ray_session, programs, rendered,
+                                                                        tmp_path):
+    from pipelines.captions import describe
+    from pipelines.facts import facts_from_trace
+
+    seeds, keys, expected = rendered
+    with Sandbox(limits=job_config(tmp_path / "out", seeds).sandbox.limits()) as sb:
+        drafts = {n: describe(facts_from_trace(sb.run(programs[n], trace=True).trace),
+                              np.random.default_rng(0)) for n in sorted(set(keys.values()))}
+    for name, planted in PLANTED.items():
+        drafts[name] += planted
+    with ModelServer(Refuser(programs, keys, drafts)) as server:
+        job = job_config(tmp_path / "out", seeds, model={"base_url": server.url},
+                         qc={"min_claims": JobConfig().qc.min_claims})
+        (result,) = run(job)
+    rows = ShardStore(job.out).read("reproduce").to_pylist()
+    kept = {r["source_id"].removesuffix(".png"): r for r in rows}
+    # The honest drafts stand; the drafts with a false claim are rejected, not replaced.
+    assert set(kept) == expected - set(PLANTED)
+    for name, row in kept.items():
+        meta = json.loads(row["meta"])["caption"]
+        assert row["caption"] == drafts[name] and meta["chosen"] == "draft", name
+        assert meta["refine_passed_over"], name
+    stats = [ShardStore(job.out).stats("reproduce", u) for u in range(result.committed)]
+    samples = [r["detail"] for s in stats for r in s["reject_samples"] if r["reason"] == "ungrounded"]
+    assert sum(s["rejects"].get("ungrounded", 0) for s in stats) == len(PLANTED)
+    assert set(samples) == {"tallest bar is Jun", "maximum of 1.0 at t = 5.0", "decays from x = 2.0 to x = 4.0"}

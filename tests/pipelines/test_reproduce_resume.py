@@ -57,8 +57,11 @@ def test_killed_reproduce_job_repeats_no_request_for_a_finished_seed(tmp_path):
     n = len(programs)
     script = Exact(programs, keys)
     # Two slots and some latency: the unit's items finish one by one, as on a busy GPU.
+    # The scripted captions claim nothing checkable: accept them, so resumed rows are kept rows.
+    config = tmp_path / "job.toml"
+    config.write_text("[qc]\nmin_claims = 0\n")
     with ModelServer(script, capacity=2, latency=0.15) as server:
-        args = ["--pipeline", "reproduce", "--seeds", str(seeds), "--endpoint", server.url,
+        args = [str(config), "--pipeline", "reproduce", "--seeds", str(seeds), "--endpoint", server.url,
                 "--model", "test-model", "--n", str(n), "--shard-size", str(n), "--workers", "1",
                 "--out", str(tmp_path / "out")]
         store = ShardStore(str(tmp_path / "out"))
@@ -79,5 +82,6 @@ def test_killed_reproduce_job_repeats_no_request_for_a_finished_seed(tmp_path):
     assert after and set(after) <= set(seed_names) - finished
     stats = store.stats("reproduce", 0)
     assert stats["resumed_items"] >= len(done_items)
+    assert stats["kept"] > 0, stats
     assert stats["kept"] + stats["shortfall"] == n
     assert JournalStore(store).units("reproduce") == set()
