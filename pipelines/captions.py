@@ -79,7 +79,8 @@ def _chart(p: PanelFacts, series: list[Series], bars: int) -> str:
         return "a line plot" + (" with scattered points" if p.points else "")
     if p.points:
         return "a scatter plot"
-    return "a diagram drawn without axes" if not p.axis_on else "a diagram"
+    # Hidden axes with an extent are said with that extent (_frame), not twice.
+    return "a diagram drawn without axes" if not (p.axis_on or p.extent) else "a diagram"
 
 
 def _frame(p: PanelFacts, rng: np.random.Generator) -> list[str]:
