@@ -67,9 +67,10 @@ class Dispatcher:
     """Keeps a bounded number of units in flight over a set of UnitWorker actors."""
 
     def __init__(self, job: JobConfig, store: ShardStore, dedup: Callable[[], Any | None],
-                 console: Console | None = None):
-        """`dedup` builds the job's index from the shards and journals (again, if it dies)."""
-        self.job, self.store, self.build_dedup = job, store, dedup
+                 console: Console | None = None, still_ours: Callable[[], None] = lambda: None):
+        """`dedup` builds the job's index from the shards and journals (again, if it dies);
+        `still_ours` raises once another driver has taken OUT over: then nothing more is sent."""
+        self.job, self.store, self.build_dedup, self.still_ours = job, store, dedup, still_ours
         self.console = console or Console(stderr=True)
         self.dedup = dedup()
         self.generation = 0
@@ -107,6 +108,7 @@ class Dispatcher:
         run = Run(result, queue, {slot: 0 for slot in self.workers}, held)
         pending: dict[Any, Sent] = {}
         while (queue and run.abort is None) or pending:
+            self.still_ours()
             while queue and run.abort is None and not self.rebuilding and run.room(self.per_worker):
                 slot = min(run.load, key=run.load.get)
                 spec, tries = queue.popleft()

@@ -37,6 +37,15 @@ class LeaseRecord:
     pid: int
     since: float  # when the driver took the lease (epoch seconds)
     heartbeat: float
+    #: the holder's own limit: it beats at a quarter of it, so only past it is it surely gone
+    #: (another job reading this lease, a --from check, may run with a different limit)
+    stale_after_s: float = 90.0
+
+    def valid(self) -> bool:
+        return (isinstance(self.owner, str) and isinstance(self.host, str)
+                and isinstance(self.pid, int)
+                and all(isinstance(v, (int, float)) for v in (self.since, self.heartbeat,
+                                                               self.stale_after_s)))
 
     def describe(self) -> str:
         since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.since))
@@ -67,7 +76,8 @@ class Lease:
         self.stale_after_s = stale_after_s
         self.local = isinstance(fs, pafs.LocalFileSystem)
         now = time.time()
-        self.record = LeaseRecord(uuid.uuid4().hex, socket.gethostname(), os.getpid(), now, now)
+        self.record = LeaseRecord(uuid.uuid4().hex, socket.gethostname(), os.getpid(), now, now,
+                                  stale_after_s)
         self.note = ""
         self.lost = False
         self._stop = threading.Event()
@@ -83,12 +93,15 @@ class Lease:
         except FileNotFoundError:
             return None
         try:
-            return LeaseRecord(**json.loads(data))
+            record = LeaseRecord(**json.loads(data))
+            if record.valid():
+                return record
         except (ValueError, TypeError):
-            # Torn: its driver died between creating and writing it, or is writing it now. Its
-            # age is the file's, so only a torn lease older than the limit is taken over.
-            mtime = self.fs.get_file_info(self.path).mtime_ns or 0
-            return LeaseRecord("", "an unknown host", 0, mtime / 1e9, mtime / 1e9)
+            pass
+        # Torn (its driver died between creating and writing it, or is writing it now) or not
+        # a lease at all: its age is the file's, so only one older than our limit is taken over.
+        mtime = self.fs.get_file_info(self.path).mtime_ns or 0
+        return LeaseRecord("", "an unknown host", 0, mtime / 1e9, mtime / 1e9, self.stale_after_s)
 
     def _encoded(self) -> bytes:
         return json.dumps(asdict(self.record)).encode()
@@ -132,7 +145,7 @@ class Lease:
                 raise LeaseHeld(
                     f"{self.root} is in use by another iccgen driver ({held.describe()}, last "
                     f"heartbeat {held.age(time.time()):.0f} s ago); wait for it to finish, stop it, "
-                    f"or choose another --out (a lease older than {self.stale_after_s:.0f} s is "
+                    f"or choose another --out (a lease older than {held.stale_after_s:.0f} s is "
                     "taken over)"
                 )
             if held is not None:
@@ -150,7 +163,7 @@ class Lease:
         return None if held is None or self._expired(held) else held
 
     def _expired(self, held: LeaseRecord) -> bool:
-        if held.age(time.time()) > self.stale_after_s:
+        if held.age(time.time()) > held.stale_after_s:
             return True
         return held.host == self.record.host and held.pid != os.getpid() and _pid_dead(held.pid)
 

@@ -73,9 +73,11 @@ def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
 def resolve_out(job: JobConfig) -> JobConfig:
     """A relative OUT names a folder under the driver's working directory: made absolute here,
     before any worker sees it, since each worker would resolve it in its own."""
-    if "://" in job.out or os.path.isabs(job.out):
+    if "://" in job.out:
         return job
-    return job.model_copy(update={"out": os.path.abspath(job.out)})
+    out = os.path.expanduser(job.out)  # a TOML `out = "~/runs/x"` is not a folder named "~"
+    return job if out == job.out and os.path.isabs(out) else job.model_copy(
+        update={"out": os.path.abspath(out)})
 
 
 def project_runtime_env() -> dict[str, Any]:
@@ -186,13 +188,14 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
         resumed = store.read_job() is not None
         if resumed:
             prepare_output(store, job)
-        results = _run_leased(job, pipelines, store, console, resumed)
+        results = _run_leased(job, pipelines, store, console, resumed, lease)
         lease.confirm()
     return results
 
 
 def _run_leased(
-    job: JobConfig, pipelines: list[Pipeline], store: ShardStore, console: Console, resumed: bool
+    job: JobConfig, pipelines: list[Pipeline], store: ShardStore, console: Console, resumed: bool,
+    lease: Lease,
 ) -> list[StageResult]:
     connect(job)
     require_shared_output(store)
@@ -207,7 +210,8 @@ def _run_leased(
     if swept:
         console.print(f"swept {swept} leftover(s) of an interrupted run")
     t0 = time.time()
-    dispatcher = Dispatcher(job, store, lambda: load_dedup(store, job, pipelines), console)
+    dispatcher = Dispatcher(job, store, lambda: load_dedup(store, job, pipelines), console,
+                            still_ours=lease.confirm)
     results: list[StageResult] = []
     try:
         for pipeline in pipelines:

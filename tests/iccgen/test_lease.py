@@ -112,3 +112,21 @@ def test_torn_lease_is_held_until_it_is_old(tmp_path):
     os.utime(tmp_path / LEASE_FILE, (old, old))
     with Lease(fs, root, stale_after_s=60) as lease:
         assert lease.owned()
+
+
+def test_a_lease_that_is_not_a_record_is_held_as_torn(tmp_path):
+    fs, root = pafs.LocalFileSystem(), str(tmp_path)
+    plant(fs, root, heartbeat="now")  # valid JSON, wrong types: no TypeError out of acquire
+    with pytest.raises(LeaseHeld, match="an unknown host"):
+        Lease(fs, root, stale_after_s=60).acquire()
+
+
+def test_the_holders_own_limit_decides_when_it_is_gone(tmp_path):
+    fs, root = pafs.LocalFileSystem(), str(tmp_path)
+    plant(fs, root, heartbeat=time.time() - 120, stale_after_s=600)  # beats every 150 s
+    assert Lease(fs, root, stale_after_s=60).holder() is not None  # e.g. a --from check
+    with pytest.raises(LeaseHeld, match="older than 600 s"):
+        Lease(fs, root, stale_after_s=60).acquire()
+    plant(fs, root, heartbeat=time.time() - 700, stale_after_s=600)
+    with Lease(fs, root, stale_after_s=60) as lease:
+        assert lease.owned()

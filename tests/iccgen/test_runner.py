@@ -1,5 +1,6 @@
 """End to end through real Ray, real Parquet files and the real sandbox."""
 
+import json
 import os
 import subprocess
 import sys
@@ -197,3 +198,31 @@ def test_second_driver_on_a_busy_out_exits_2_at_once_and_the_first_finishes(tmp_
         first.wait()
     assert len(ids(out)) == 16 and not (out / LEASE_FILE).exists()
 
+
+
+def test_a_driver_whose_lease_is_taken_over_stops_sending_and_exits_2(tmp_path):
+    out = tmp_path / "out"
+    config = tmp_path / "job.toml"
+    config.write_text("lease_stale_s = 2\n")  # beats every 0.5 s
+    args = [str(config), "--pipeline", "solid", "--n", "40", "--shard-size", "2", "--seed", "5",
+            "--workers", "1", "--out", str(out)]
+    log = (tmp_path / "driver.log").open("w+")
+    driver = subprocess.Popen([*ICCGEN, *args], stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.time() + 240
+        while not list(out.glob("solid/part-*.parquet")):  # running, and committing
+            assert driver.poll() is None and time.time() < deadline, log.name
+            time.sleep(0.1)
+        other = {"owner": "other", "host": "elsewhere", "pid": 1, "since": time.time(),
+                 "heartbeat": time.time(), "stale_after_s": 600}
+        while driver.poll() is None and time.time() < deadline:  # another driver takes OUT
+            (out / LEASE_FILE).write_text(json.dumps({**other, "heartbeat": time.time()}))
+            time.sleep(0.1)
+        assert driver.wait(timeout=60) == 2
+    finally:
+        driver.kill()
+        driver.wait()
+    err = (tmp_path / "driver.log").read_text()
+    assert "lease was taken over by pid 1 on elsewhere" in err and "Traceback" not in err
+    assert len(ids(out)) < 40  # it stopped: the rest is left to the driver that holds OUT
+    assert json.loads((out / LEASE_FILE).read_text())["owner"] == "other"  # theirs is kept
