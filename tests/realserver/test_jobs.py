@@ -1,10 +1,10 @@
-"""Jobs against vLLM itself, through `iccgen run --endpoint` and `iccgen eval`: Solid with the three
-model judges, Reproduce and model Diversity in one job, then STEM2Code-Eval of its rows.
-
-The tiny model answers gibberish, so Reproduce and Diversity reject their candidates (no code)
-and the judges' verdicts are unparsed; what must hold is the bookkeeping: every candidate kept or
-rejected with a reason, no unit failed, and the token counts the job records are the ones vLLM
-counted for its answers.
+"""Jobs against vLLM itself, through `iccgen run --endpoint` and `iccgen eval`: Solid, Reproduce
+and model Diversity in one job; Solid with the three model judges in another; then
+STEM2Code-Eval of the first job's rows. The tiny model answers gibberish, so Reproduce and
+Diversity reject their candidates (no code) and the judges' verdicts are unparsed: judges fail
+closed, so the judged job keeps nothing (which is why it is a job of its own: Diversity needs
+parents). What must hold is the bookkeeping: every candidate kept or rejected with a reason, no
+unit failed, and the token counts the jobs record are the ones vLLM counted for its answers.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from iccgen.store import ShardStore
 pytestmark = [pytest.mark.realserver, pytest.mark.timeout(1800)]
 MAX_TOKENS = 64
 JOB = """
-pipelines = ["solid", "reproduce", "diversity"]
+pipelines = {pipelines}
 n = 2
 shard_size = 2
 workers = 1
@@ -48,8 +48,10 @@ max_retries = 2
 concurrency = 8
 
 [qc]
-judges = ["code", "image", "consistency"]
+judges = {judges}
 """
+JUDGES = ["code", "image", "consistency"]
+MADE = ["solid", "reproduce", "diversity"]
 
 
 def seeds(folder: Path) -> Path:
@@ -73,19 +75,26 @@ def iccgen(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def job(served: Served, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, tuple]:
     root = tmp_path_factory.mktemp("job")
-    config = root / "job.toml"
-    config.write_text(JOB.format(out=root / "out", seeds=seeds(root / "seeds"), max_tokens=MAX_TOKENS))
     before = served.tokens_served()
-    t0 = time.monotonic()
-    done = iccgen("run", str(config), "--endpoint", served.url, "--model", served.model)
-    TIMINGS["job: solid + judges, reproduce, model diversity (s)"] = time.monotonic() - t0
+    outs, dones = {}, []
+    for name, pipelines, judges in (("made", MADE, []), ("judged", ["solid"], JUDGES)):
+        config = root / f"{name}.toml"
+        config.write_text(JOB.format(out=root / name, seeds=seeds(root / f"seeds-{name}"),
+                                     max_tokens=MAX_TOKENS, pipelines=json.dumps(pipelines),
+                                     judges=json.dumps(judges)))
+        t0 = time.monotonic()
+        dones.append(iccgen("run", str(config), "--endpoint", served.url, "--model", served.model))
+        TIMINGS[f"job {name}: {' + '.join(pipelines)} (s)"] = time.monotonic() - t0
+        outs[name] = root / name
     after = served.tokens_served()
-    return root / "out", done, (after[0] - before[0], after[1] - before[1])
+    done = next((d for d in dones if d.returncode != 0), dones[0])
+    return outs, done, (after[0] - before[0], after[1] - before[1])
 
 
 def test_the_job_finishes_with_every_candidate_accounted_for(job):
-    out, done, _ = job
+    outs, done, _ = job
     assert done.returncode == 0, done.stderr[-4000:]
+    out = outs["made"]
     store = ShardStore(str(out))
     planned = json.loads((out / "_job.json").read_text())["planned"]
     assert set(planned) == {"solid", "reproduce", "diversity"}
@@ -104,38 +113,39 @@ def test_the_job_finishes_with_every_candidate_accounted_for(job):
 
 
 def test_the_model_reached_every_model_step(job):
-    out, done, _ = job
+    outs, done, _ = job
     assert done.returncode == 0, done.stderr[-4000:]
-    store = ShardStore(str(out))
-    for pipeline in ("solid", "reproduce", "diversity"):
+    store = ShardStore(str(outs["made"]))
+    for pipeline in ("reproduce", "diversity"):
         usage = sum((s.get("usage", {}).get("requests", 0) for _, s in store.iter_stats(pipeline)))
         assert usage > 0, f"{pipeline} made no model request"
-    rows = store.read("solid", columns=["qc"]).column("qc").to_pylist()
-    assert rows, "solid kept nothing"
-    for qc in rows:
-        judged = json.loads(qc) if isinstance(qc, str) else qc
-        assert set(judged["judges"]) == {"code", "image", "consistency"}, judged
+    judged = [s for _, s in ShardStore(str(outs["judged"])).iter_stats("solid")]
+    assert sum(s.get("usage", {}).get("requests", 0) for s in judged) > 0, "no judge was asked"
+    # gibberish verdicts are asked again, then rejected: never passed (judges fail closed)
+    assert sum(s["kept"] for s in judged) == 0
+    assert all(set(s["rejects"]) == {"judge:unparsed"} for s in judged), [s["rejects"] for s in judged]
 
 
 def test_usage_counts_are_vllms(job):
-    out, done, (prompt_served, generated_served) = job
+    outs, done, (prompt_served, generated_served) = job
     assert done.returncode == 0, done.stderr[-4000:]
-    store = ShardStore(str(out))
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0}
-    for pipeline in ("solid", "reproduce", "diversity"):
-        for _, s in store.iter_stats(pipeline):
-            for key in usage:
-                usage[key] += s.get("usage", {}).get(key, 0)
+    for out in outs.values():
+        store = ShardStore(str(out))
+        for pipeline in MADE:
+            for _, s in store.iter_stats(pipeline):
+                for key in usage:
+                    usage[key] += s.get("usage", {}).get(key, 0)
     assert usage["prompt_tokens"] == prompt_served
     assert usage["completion_tokens"] == generated_served
     assert usage["requests"] <= usage["completion_tokens"] <= usage["requests"] * MAX_TOKENS
 
 
 def test_eval_of_the_jobs_rows(job, served: Served, tmp_path):
-    out, done, _ = job
+    outs, done, _ = job
     assert done.returncode == 0, done.stderr[-4000:]
     t0 = time.monotonic()
-    result = iccgen("eval", "--data", str(out), "--split", "all", "--limit", "2",
+    result = iccgen("eval", "--data", str(outs["made"]), "--split", "all", "--limit", "2",
                     "--endpoint", served.url, "--model", served.model,
                     "--judge-endpoint", served.url, "--judge-model", served.model,
                     "--max-tokens", str(MAX_TOKENS), "--judge-max-tokens", str(MAX_TOKENS),
@@ -152,7 +162,8 @@ def test_eval_of_the_jobs_rows(job, served: Served, tmp_path):
 
 def test_a_max_tokens_over_the_served_context_stops_the_job_first(served: Served, tmp_path):
     config = tmp_path / "job.toml"
-    config.write_text(JOB.format(out=tmp_path / "out", seeds=seeds(tmp_path / "seeds"), max_tokens=8192))
+    config.write_text(JOB.format(out=tmp_path / "out", seeds=seeds(tmp_path / "seeds"), max_tokens=8192,
+                                 pipelines=json.dumps(MADE), judges=json.dumps(JUDGES)))
     before = served.tokens_served()
     done = iccgen("run", str(config), "--endpoint", served.url, "--model", served.model, timeout=300)
     assert done.returncode == 2, done.stderr[-3000:]
