@@ -286,7 +286,8 @@ def test_a_heartbeat_killed_before_its_rename_leaves_nothing_behind(tmp_path):
     # Meanwhile nothing takes them for shards, pipelines or a job's temporaries
     assert store.pipelines() == ["solid"] and list(store.shard_infos("solid")) == [0]
     assert store.temporaries() == []
-    assert [p.relative_to(out).as_posix() for p in out.glob("*/*.parquet")] == ["solid/part-00000.parquet"]
+    assert [p.relative_to(out).as_posix() for p in out.glob("*/*.parquet")] == [
+        "solid/part-00000.parquet"]
     with Lease(store.fs, store.root, stale_after_s=0.2) as lease:
         assert not leftover.exists()
         time.sleep(0.3)  # a few heartbeats: each renames its own temporary away
