@@ -1,24 +1,41 @@
 """One driver per output: a lease file in OUT naming its owner, kept fresh by a heartbeat.
 
 Two drivers on one OUT would each build their own dedup index and sweep each other's
-temporaries, so the second is refused at start. A lease whose heartbeat is older than the limit,
-or whose driver is a dead process on this host, is taken over: its driver is gone.
+temporaries, so the second is refused at start. A lease is taken over, its driver being gone,
+when its heartbeat is older than the holder's own limit, or when the pid it names is dead where
+that pid is ours to probe: the same host, boot and pid namespace (a container that shares the
+host's name, `--uts=host` or a pod with hostNetwork, has pids of its own, so its live driver
+would look dead). A lease this host wrote before its last boot is taken over at once.
 
-On a local disk the lease is created with O_EXCL, so exactly one of two racing drivers wins. Other
-filesystems (object stores) have no exclusive create through `pyarrow.fs`: the lease is written,
-then read back after a short settle time, and the driver that does not find its own token there
-gives way; a store with read-after-write consistency (S3, GCS) makes that decide between drivers
-that start more than the settle time apart.
+On a local disk each step that reads the lease and then changes it (taking it: read, judge,
+remove, create with O_EXCL; a heartbeat: check, rewrite; giving it back: check, delete) holds an
+exclusive flock on OUT/_lease.lock, so of two drivers taking one stale lease at the same moment
+the second finds the first's fresh lease and is refused, and a heartbeat never rewrites a lease
+taken over in between. The lock file stays in OUT: removing it would let a driver that opened the
+old file lock it while another locks a new one.
+
+Object stores have neither locks nor an exclusive create through `pyarrow.fs`: the lease is
+written, then read back after SETTLE_S, and the driver that does not find its own token there
+gives way. On a store with read-after-write consistency (S3, GCS) that leaves exactly one owner
+when each taker writes within SETTLE_S of its last read of the lease; a taker that stalls longer
+between that read and its write (removing the other's lease on the way) can win alongside the
+other, whose next heartbeat (a quarter of its limit later) finds the lease not its own and stops
+that driver (`lost`): the two overlap for about one heartbeat interval, never for the whole job.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import glob
 import json
 import os
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import pyarrow as pa
@@ -27,6 +44,7 @@ import pyarrow.fs as pafs
 from iccgen.errors import LeaseHeld, OutputError
 
 LEASE_FILE = "_lease.json"
+LOCK_FILE = "_lease.lock"
 SETTLE_S = 0.5  # non-local stores: how long a competing write has to land before we read back
 
 
@@ -40,9 +58,13 @@ class LeaseRecord:
     #: the holder's own limit: it beats at a quarter of it, so only past it is it surely gone
     #: (another job reading this lease, a --from check, may run with a different limit)
     stale_after_s: float = 90.0
+    #: what makes `pid` comparable: the kernel's boot and the pid namespace it was written in
+    #: (empty in a record of an older iccgen: then only its heartbeat tells)
+    boot_id: str = ""
+    pid_ns: str = ""
 
     def valid(self) -> bool:
-        return (isinstance(self.owner, str) and isinstance(self.host, str)
+        return (all(isinstance(v, str) for v in (self.owner, self.host, self.boot_id, self.pid_ns))
                 and isinstance(self.pid, int)
                 and all(isinstance(v, (int, float)) for v in (self.since, self.heartbeat,
                                                                self.stale_after_s)))
@@ -53,6 +75,32 @@ class LeaseRecord:
 
     def age(self, now: float) -> float:
         return now - self.heartbeat
+
+
+# Where /proc is missing (not Linux) there are no pid namespaces: both sides read "", and the host
+# alone says whether a pid is comparable, as it always did there.
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _pid_ns() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def _boot_time() -> float:
+    """When this host booted (epoch seconds); 0 where unknown."""
+    try:
+        with open("/proc/uptime") as f:
+            return time.time() - float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _pid_dead(pid: int) -> bool:
@@ -72,12 +120,13 @@ class Lease:
     def __init__(self, fs: pafs.FileSystem, root: str, stale_after_s: float = 90.0):
         self.fs = fs
         self.path = f"{root.rstrip('/')}/{LEASE_FILE}"
+        self.lock_path = f"{root.rstrip('/')}/{LOCK_FILE}"
         self.root = root
         self.stale_after_s = stale_after_s
         self.local = isinstance(fs, pafs.LocalFileSystem)
         now = time.time()
         self.record = LeaseRecord(uuid.uuid4().hex, socket.gethostname(), os.getpid(), now, now,
-                                  stale_after_s)
+                                  stale_after_s, _boot_id(), _pid_ns())
         self.note = ""
         self.lost = False
         self._stop = threading.Event()
@@ -119,6 +168,8 @@ class Lease:
 
     def _overwrite(self) -> None:
         if self.local:  # replace whole, so a reader never sees half a record
+            # Named after the lease (`_…`, in OUT itself): no listing of shards or of a job's
+            # temporaries takes it; one left by a kill before the rename goes at the next take.
             tmp = f"{self.path}.{self.record.owner}.tmp"
             with open(tmp, "wb") as f:
                 f.write(self._encoded())
@@ -138,24 +189,58 @@ class Lease:
         self._thread = threading.Thread(target=self._beat, name="iccgen-lease", daemon=True)
         self._thread.start()
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """On a local disk, one driver at a time between reading the lease and changing it."""
+        if not self.local:
+            yield
+            return
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)  # RDWR: flock on NFS needs it
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this driver dies
+            except OSError as e:
+                # A mount without locks (NFS without lockd, some FUSE): O_EXCL still keeps two
+                # fresh drivers apart; only the takeover of a stale lease is left unguarded.
+                if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise
+            yield
+        finally:
+            os.close(fd)
+
     def _take(self) -> None:
-        for _ in range(3):  # a stale lease removed under us by another taker: look again
-            held = self.read()
-            if held is not None and not self._expired(held):
-                raise LeaseHeld(
-                    f"{self.root} is in use by another iccgen driver ({held.describe()}, last "
-                    f"heartbeat {held.age(time.time()):.0f} s ago); wait for it to finish, stop it, "
-                    f"or choose another --out (a lease older than {held.stale_after_s:.0f} s is "
-                    "taken over)"
-                )
-            if held is not None:
-                self.note = f"took over the lease of a driver that is gone ({held.describe()})"
-                if not self._remove_if(held):
-                    continue
-            if self._claim():
-                return
+        with self._locked():
+            for _ in range(3):  # a stale lease removed under us by another taker: look again
+                held = self.read()
+                if held is not None:
+                    self._refuse_if_live(held)
+                    self.note = f"took over the lease of a driver that is gone ({held.describe()})"
+                    if not self._remove_if(held):
+                        continue
+                if self._claim():
+                    self._sweep_leftovers()
+                    return
         raise LeaseHeld(f"{self.root}: another driver is taking this output at the same moment; "
                         "run one driver per --out")
+
+    def _refuse_if_live(self, held: LeaseRecord) -> None:
+        if not self._expired(held):
+            raise LeaseHeld(
+                f"{self.root} is in use by another iccgen driver ({held.describe()}, last "
+                f"heartbeat {held.age(time.time()):.0f} s ago); wait for it to finish, stop it, "
+                f"or choose another --out (a lease older than {held.stale_after_s:.0f} s is "
+                "taken over)"
+            )
+
+    def _sweep_leftovers(self) -> None:
+        """Delete the temporaries of heartbeats killed between writing and renaming (local disk:
+        under the lock, no live driver is between the two)."""
+        if self.local:
+            for path in glob.glob(f"{glob.escape(self.path)}.*.tmp"):
+                try:
+                    os.remove(path)
+                except FileNotFoundError:
+                    pass
 
     def holder(self) -> LeaseRecord | None:
         """The driver that holds this output now, if any (read-only: takes nothing)."""
@@ -165,7 +250,16 @@ class Lease:
     def _expired(self, held: LeaseRecord) -> bool:
         if held.age(time.time()) > held.stale_after_s:
             return True
-        return held.host == self.record.host and held.pid != os.getpid() and _pid_dead(held.pid)
+        if held.host != self.record.host:
+            return False
+        if held.boot_id != self.record.boot_id:
+            # This host rebooted since (its driver died with it: it beat last before the boot),
+            # or another machine with the same name whose driver beats on (a record of an older
+            # iccgen, without a boot id, lands here too: its heartbeat decides).
+            return held.heartbeat < _boot_time()
+        if held.pid_ns != self.record.pid_ns:  # another container: its pids are not ours
+            return False
+        return held.pid != os.getpid() and _pid_dead(held.pid)
 
     def _remove_if(self, held: LeaseRecord) -> bool:
         """Delete the lease only if it is still the one judged stale."""
@@ -194,11 +288,12 @@ class Lease:
         interval = max(self.stale_after_s / 4, 0.05)
         while not self._stop.wait(interval):
             try:
-                if not self.owned():
-                    self.lost = True
-                    return
-                self.record = LeaseRecord(**{**asdict(self.record), "heartbeat": time.time()})
-                self._overwrite()
+                with self._locked():
+                    if not self.owned():
+                        self.lost = True
+                        return
+                    self.record = LeaseRecord(**{**asdict(self.record), "heartbeat": time.time()})
+                    self._overwrite()
             except (OSError, pa.ArrowException):
                 continue  # a store hiccup: the next beat tries again well before the limit
 
@@ -218,8 +313,9 @@ class Lease:
         if self._thread is not None:
             self._thread.join()
         try:
-            if self.owned():
-                self.fs.delete_file(self.path)
+            with self._locked():
+                if self.owned():
+                    self.fs.delete_file(self.path)
         except (OSError, pa.ArrowException):
             pass  # left behind, it expires after stale_after_s
 

@@ -5,13 +5,15 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
 from iccgen.errors import LeaseHeld
-from iccgen.lease import LEASE_FILE, Lease
+from iccgen.lease import LEASE_FILE, LOCK_FILE, Lease
 from iccgen.store import ShardStore
 
 
@@ -40,6 +42,23 @@ def plant(fs, root, **fields) -> dict:
     return record
 
 
+def here() -> dict:
+    """The fields that make a lease's pid comparable with this process's."""
+    record = Lease(pafs.LocalFileSystem(), "unused").record
+    return {"host": record.host, "boot_id": record.boot_id, "pid_ns": record.pid_ns}
+
+
+def dead_pid() -> int:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    return gone.pid
+
+
+def boot_time() -> float:
+    with open("/proc/uptime") as f:
+        return time.time() - float(f.read().split()[0])
+
+
 def test_second_driver_is_refused_naming_the_owner(where):
     fs, root = where
     with Lease(fs, root) as first:
@@ -65,14 +84,13 @@ def test_stale_lease_is_taken_over_with_a_note(where):
 
 def test_dead_driver_on_this_host_is_taken_over_at_once(tmp_path):
     fs, root = pafs.LocalFileSystem(), str(tmp_path)
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
-    plant(fs, root, host=socket.gethostname(), pid=gone.pid)
+    gone = dead_pid()
+    plant(fs, root, **here(), pid=gone)
     with Lease(fs, root) as lease:
-        assert lease.owned() and f"pid {gone.pid}" in lease.note
+        assert lease.owned() and f"pid {gone}" in lease.note
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        plant(fs, root, host=socket.gethostname(), pid=alive.pid)
+        plant(fs, root, **here(), pid=alive.pid)
         with pytest.raises(LeaseHeld, match=f"pid {alive.pid}"):
             Lease(fs, root).acquire()
     finally:
@@ -130,3 +148,148 @@ def test_the_holders_own_limit_decides_when_it_is_gone(tmp_path):
     plant(fs, root, heartbeat=time.time() - 700, stale_after_s=600)
     with Lease(fs, root, stale_after_s=60) as lease:
         assert lease.owned()
+
+
+def test_a_pid_from_another_pid_namespace_is_not_probed(tmp_path):
+    """A container sharing this host's name (--uts=host, hostNetwork) has pids of its own: one
+    dead here may be its live driver, so only the heartbeat says it is gone."""
+    fs, root = pafs.LocalFileSystem(), str(tmp_path)
+    gone = dead_pid()
+    plant(fs, root, **{**here(), "pid_ns": "pid:[1]"}, pid=gone)
+    with pytest.raises(LeaseHeld, match=f"pid {gone} on "):
+        Lease(fs, root, stale_after_s=60).acquire()
+    plant(fs, root, **{**here(), "pid_ns": "pid:[1]"}, pid=gone, heartbeat=time.time() - 120)
+    with Lease(fs, root, stale_after_s=60) as lease:
+        assert lease.owned()
+
+
+def test_a_lease_of_an_older_iccgen_is_judged_by_its_heartbeat(tmp_path):
+    fs, root = pafs.LocalFileSystem(), str(tmp_path)
+    gone = dead_pid()
+    plant(fs, root, host=socket.gethostname(), pid=gone)  # no boot id, no pid namespace
+    with pytest.raises(LeaseHeld, match=f"pid {gone} on "):
+        Lease(fs, root, stale_after_s=60).acquire()
+    plant(fs, root, host=socket.gethostname(), pid=gone, heartbeat=time.time() - 120)
+    with Lease(fs, root, stale_after_s=60) as lease:
+        assert lease.owned()
+
+
+def test_a_lease_from_before_this_hosts_boot_is_taken_over_at_once(tmp_path):
+    fs, root = pafs.LocalFileSystem(), str(tmp_path)
+    booted = boot_time()
+    limit = time.time() - booted + 3600  # a holder's limit longer than this host's uptime
+    before = {**here(), "boot_id": "another-boot", "pid": 1, "stale_after_s": limit}
+    plant(fs, root, **before, heartbeat=booted - 10)  # pid 1 is alive now, but not that driver
+    with Lease(fs, root) as lease:
+        assert lease.owned() and "took over" in lease.note
+    # Another boot id and a heartbeat since this boot: another machine with the same name
+    plant(fs, root, **before, heartbeat=time.time())
+    with pytest.raises(LeaseHeld, match="pid 1 on "):
+        Lease(fs, root).acquire()
+
+
+def pause_after_reread(lease: Lease) -> tuple[threading.Event, threading.Event]:
+    """Stop `lease` between its re-read of the lease it judged stale and its delete of it:
+    (reached, go)."""
+    reached, go = threading.Event(), threading.Event()
+    read, reads = lease.read, []
+
+    def paused_read():
+        held = read()
+        reads.append(held)
+        if len(reads) == 2:  # the first read judges, the second (`_remove_if`) re-reads
+            reached.set()
+            go.wait(10)
+        return held
+
+    lease.read = paused_read
+    return reached, go
+
+
+def taking(lease: Lease, outcome: dict) -> threading.Thread:
+    def take():
+        try:
+            lease.acquire()
+            outcome[lease.record.owner] = "won"
+        except LeaseHeld:
+            outcome[lease.record.owner] = "refused"
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_two_drivers_taking_one_stale_lease_at_once_leave_one_owner(where):
+    """`second` has judged the lease stale and re-read it; `first` runs meanwhile (on a local
+    disk it waits for the lock; on a store it removes the stale lease and writes its own), then
+    `second` goes on, removing what it thinks is the stale lease."""
+    fs, root = where
+    plant(fs, root, heartbeat=time.time() - 200)
+    first, second = Lease(fs, root, stale_after_s=60), Lease(fs, root, stale_after_s=60)
+    reached, go = pause_after_reread(second)
+    outcome: dict[str, str] = {}
+    threads = [taking(second, outcome)]
+    try:
+        assert reached.wait(10)
+        threads.append(taking(first, outcome))
+        deadline = time.time() + 1
+        while not first.owned() and time.time() < deadline:
+            time.sleep(0.01)
+    finally:
+        go.set()
+    for thread in threads:
+        thread.join(10)
+    try:
+        assert sorted(outcome.values()) == ["refused", "won"]
+        assert [lease.owned() for lease in (first, second)].count(True) == 1
+    finally:
+        first.release()
+        second.release()
+
+
+def test_a_taker_stalled_past_the_settle_time_is_stopped_by_the_others_heartbeat(where):
+    """An object store has no lock: a taker stalled longer than SETTLE_S between re-reading the
+    stale lease and writing its own wins alongside the other, whose next heartbeat finds its
+    lease gone and marks it lost."""
+    fs, root = where
+    if isinstance(fs, pafs.LocalFileSystem):
+        pytest.skip("on a local disk the lock keeps the other taker waiting")
+    plant(fs, root, heartbeat=time.time() - 200)
+    first, second = Lease(fs, root, stale_after_s=2), Lease(fs, root, stale_after_s=2)
+    reached, go = pause_after_reread(second)
+    outcome: dict[str, str] = {}
+    thread = taking(second, outcome)
+    try:
+        assert reached.wait(10)
+        first.acquire()
+    finally:
+        go.set()
+    thread.join(10)
+    try:
+        assert outcome == {second.record.owner: "won"}
+        deadline = time.time() + 3
+        while not first.lost and time.time() < deadline:  # beats every 0.5 s
+            time.sleep(0.05)
+        assert first.lost and second.owned()
+    finally:
+        first.release()
+        second.release()
+
+
+def test_a_heartbeat_killed_before_its_rename_leaves_nothing_behind(tmp_path):
+    out = tmp_path / "out"
+    store = ShardStore(str(out))
+    store.commit("solid", 0, pa.table({"x": [1]}), {})
+    leftover = out / f"{LEASE_FILE}.{'0' * 32}.tmp"
+    leftover.write_text('{"owner": "gone"')
+    (out / LOCK_FILE).touch()
+    # Meanwhile nothing takes them for shards, pipelines or a job's temporaries
+    assert store.pipelines() == ["solid"] and list(store.shard_infos("solid")) == [0]
+    assert store.temporaries() == []
+    assert [p.relative_to(out).as_posix() for p in out.glob("*/*.parquet")] == [
+        "solid/part-00000.parquet"]
+    with Lease(store.fs, store.root, stale_after_s=0.2) as lease:
+        assert not leftover.exists()
+        time.sleep(0.3)  # a few heartbeats: each renames its own temporary away
+        assert lease.owned() and not list(out.glob(f"{LEASE_FILE}.*"))
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, "solid"]
