@@ -11,7 +11,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -82,6 +82,33 @@ def unit_context(unit_sandbox) -> Callable:
         yield make
 
 
+@contextlib.contextmanager
+def _server_process(argv: list[str], probe: str) -> Iterator[str]:
+    """Start `argv` ("{port}" in it becomes a free port of 127.0.0.1) and wait until GET `probe`
+    answers: the server's `host:port`, for as long as the context lasts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([a.format(port=port) for a in argv],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"127.0.0.1:{port}"
+    name = Path(argv[0]).name
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{endpoint}{probe}", timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None, f"{name} exited at start"
+                assert time.time() < deadline, f"{name} did not answer within 30 s"
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     """A real S3-compatible server process (moto's standalone server) on 127.0.0.1: its
@@ -89,24 +116,8 @@ def moto_server():
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
     if exe is None:
         pytest.skip("moto_server not installed: pip install -e '.[test]'")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://{endpoint}/", timeout=1)  # ListBuckets
-            break
-        except OSError:
-            assert proc.poll() is None, "moto_server exited at start"
-            assert time.time() < deadline, "moto_server did not answer within 30 s"
-            time.sleep(0.2)
-    yield endpoint
-    proc.kill()
-    proc.wait()
+    with _server_process([exe, "-H", "127.0.0.1", "-p", "{port}"], "/") as endpoint:  # ListBuckets
+        yield endpoint
 
 
 @pytest.fixture
@@ -123,3 +134,4 @@ def s3_out(moto_server, monkeypatch) -> str:
     pafs.S3FileSystem(endpoint_override=moto_server, scheme="http", allow_bucket_creation=True,
                       region="us-east-1").create_dir(bucket)
     return f"s3://{bucket}/out?endpoint_override={moto_server}&scheme=http"
+
