@@ -1,11 +1,11 @@
 """The shard store: one Parquet shard per work unit, committed exactly once.
 
-A shard is written under a temporary name, fsynced, then renamed into place (on S3 and GCS, a
-single PUT of the final key, which becomes visible all at once). The final name existing means the
-unit is done; nothing else records it. Per-unit statistics ride in the file's key-value metadata,
-so there is no second file to keep consistent. Paths go through `pyarrow.fs`, so local folders and
-`s3://`/`gs://` URIs both work; another filesystem (HDFS, ...) cannot make a file appear whole, and
-a job refuses it unless the user opts out (`[output] allow_nonatomic`).
+A shard is written under a temporary name, fsynced, then renamed into place (on S3 and GCS, one
+upload of the final key, visible all at once when its stream closes). The final name existing
+means the unit is done; nothing else records it. Per-unit statistics ride in the file's key-value
+metadata, so there is no second file to keep consistent. Paths go through `pyarrow.fs`, so local
+folders and `s3://`/`gs://` URIs both work; another filesystem (HDFS, ...) cannot make a file
+appear whole, and a job refuses it unless the user opts out (`[output] allow_nonatomic`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ REJECTS_DIR = "_rejects"  # sampled rejected candidates, one file per committed 
 STATS_KEY = b"iccgen"
 _SHARD = re.compile(r"^part-(\d{5,})\.parquet$")
 _TEMP = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
-_PUT_ATOMIC = {"s3", "gcs"}  # object stores on which one PUT is all or nothing
+_PUT_ATOMIC = {"s3", "gcs"}  # object stores on which one upload is all or nothing
 CommitMode = Literal["rename", "put", "nonatomic"]
 
 
@@ -40,7 +40,9 @@ def shard_name(unit: int) -> str:
 
 def _delayed_open(uri: str) -> str:
     """S3 URIs get `allow_delayed_open`: a small file is then sent as one PUT when its stream
-    closes, so a writer killed before that leaves nothing behind (not even a pending upload)."""
+    closes, so a writer killed before that leaves nothing behind (not even a pending upload).
+    GCS has no such option: its stream is a resumable upload from the start, and one a killed
+    writer never finalised holds no object (GCS drops the session after a week)."""
     parts = urlsplit(uri)
     query = dict(parse_qsl(parts.query))
     if parts.scheme != "s3" or "allow_delayed_open" in query:
@@ -150,7 +152,7 @@ class ShardStore:
         folder, name = final.rsplit("/", 1)
         tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
         if self.commit_mode == "put":
-            # One write then close: a single PUT of the final key, visible all at once.
+            # One write then close: the final key appears when the upload completes, whole.
             with self.fs.open_output_stream(final) as f:
                 f.write(data)
             return

@@ -7,11 +7,11 @@ from iccgen.schema import to_table
 from iccgen.store import ShardStore
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "gs"])
 def store(request, tmp_path):
     if request.param == "local":
         return ShardStore(str(tmp_path / "out"))
-    return ShardStore(request.getfixturevalue("s3_out"))
+    return ShardStore(request.getfixturevalue(f"{request.param}_out"))
 
 
 def test_segments_numbered_in_order_and_read_back(store):

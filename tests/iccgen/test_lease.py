@@ -17,15 +17,15 @@ from iccgen.lease import LEASE_FILE, LOCK_FILE, Lease
 from iccgen.store import ShardStore
 
 
-@pytest.fixture(params=["local", "generic", "s3"])
+@pytest.fixture(params=["local", "generic", "s3", "gs"])
 def where(request, tmp_path):
     """(filesystem, root): the local disk (O_EXCL); a filesystem that is not LocalFileSystem, so
     the lease takes the object-store path (write, settle, read back); and that path on a real
-    S3 server (moto's, on 127.0.0.1)."""
+    S3 server (moto's) and a GCS emulator, both on 127.0.0.1."""
     if request.param == "local":
         return pafs.LocalFileSystem(), str(tmp_path / "out")
-    if request.param == "s3":
-        store = ShardStore(request.getfixturevalue("s3_out"))
+    if request.param in ("s3", "gs"):
+        store = ShardStore(request.getfixturevalue(f"{request.param}_out"))
         return store.fs, store.root
     (tmp_path / "sub").mkdir()
     return pafs.SubTreeFileSystem(str(tmp_path / "sub"), pafs.LocalFileSystem()), "out"

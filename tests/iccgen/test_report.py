@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from iccgen.report import check_of, print_status, quality
@@ -23,8 +24,8 @@ def _row(i: int, grounding: dict | None, words: int = 1) -> Triplet:
                    qc=qc if grounding or i < 3 else {"checks": {}}, meta=meta)
 
 
-def _job(tmp_path) -> ShardStore:
-    store = ShardStore(str(tmp_path))
+def _job(out) -> ShardStore:
+    store = ShardStore(str(out))
     store.write_job({"fingerprint": "f", "pipelines": ["solid"], "planned": {"solid": 2},
                      "config": {"n": 4, "qc": {"min_grounding": 1.0}}})
     good = {"score": 1.0, "claims": 4, "ungrounded": []}
@@ -50,10 +51,12 @@ def test_quality_reads_the_grounding_of_kept_rows(tmp_path):
     assert q.median_words == 2.0 and q.mean_claims == (4 + 2 + 4 + 0 + 0) / 5
 
 
-def test_status_prints_the_rate_and_rejects_per_check(tmp_path):
-    _job(tmp_path)
+@pytest.mark.parametrize("where", ["local", "s3", "gs"])
+def test_status_prints_the_rate_and_rejects_per_check(where, tmp_path, request):
+    location = str(tmp_path) if where == "local" else request.getfixturevalue(f"{where}_out")
+    _job(location)
     out = io.StringIO()
-    print_status(str(tmp_path), Console(file=out, width=200))
+    print_status(location, Console(file=out, width=200))
     text = out.getvalue()
     assert "1 (33.3%)" in text and "0.833" in text and "1/2" in text and "2/6" in text
     assert "3/6" in text  # graded

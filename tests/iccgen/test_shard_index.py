@@ -13,9 +13,10 @@ def table(n, unit):
                      for i in range(n)])
 
 
-@pytest.fixture
-def store(tmp_path):
-    store = ShardStore(str(tmp_path / "out"))
+@pytest.fixture(params=["local", "s3", "gs"])
+def store(request, tmp_path):
+    where = request.param
+    store = ShardStore(str(tmp_path / "out") if where == "local" else request.getfixturevalue(f"{where}_out"))
     for unit, n in ((0, 2), (1, 0), (4, 3)):
         store.commit("solid", unit, table(n, unit), {"kept": n})
     return store
@@ -43,7 +44,9 @@ def test_listing_stays_the_truth(store):
 def test_torn_cache_is_rebuilt(store):
     committed_rows(store, "solid")
     path = store.path("_work", "_index", "solid.parquet")
-    data = open(path, "rb").read()
-    open(path, "wb").write(data[: len(data) // 2])
+    with store.fs.open_input_stream(path) as f:
+        data = f.read()
+    with store.fs.open_output_stream(path) as f:
+        f.write(data[: len(data) // 2])
     assert committed_rows(store, "solid") == {0: 2, 1: 0, 4: 3}
     assert store.pipelines() == ["solid"] and store.temporaries() == []
