@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from iccgen import location
 from iccgen.errors import NonAtomicOutput, OutputError, ShardError
 from iccgen.schema import rejects_table
 
@@ -38,12 +39,16 @@ def shard_name(unit: int) -> str:
     return f"part-{unit:05d}.parquet"
 
 
+def refuse_output(uri: str) -> location.Refuse:
+    return lambda why: OutputError(f"{uri}: cannot open output location: {why}")
+
+
 def _delayed_open(uri: str) -> str:
     """S3 URIs get `allow_delayed_open`: a small file is then sent as one PUT when its stream
     closes, so a writer killed before that leaves nothing behind (not even a pending upload)."""
     parts = urlsplit(uri)
     query = dict(parse_qsl(parts.query))
-    if parts.scheme != "s3" or "allow_delayed_open" in query:
+    if not location.is_uri(uri) or parts.scheme != "s3" or "allow_delayed_open" in query:
         return uri
     return urlunsplit(parts._replace(query=urlencode({**query, "allow_delayed_open": "true"})))
 
@@ -53,13 +58,7 @@ class ShardStore:
 
     def __init__(self, uri: str):
         self.uri = uri
-        try:
-            if "://" in uri:
-                self.fs, self.root = pafs.FileSystem.from_uri(_delayed_open(uri))
-            else:
-                self.fs, self.root = pafs.LocalFileSystem(), os.path.abspath(uri)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise OutputError(f"{uri}: cannot open output location: {e}") from None
+        self.fs, self.root = location.resolve(_delayed_open(uri), refuse_output(uri))
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
         self.commit_mode: CommitMode = (
             "rename" if self.local else "put" if self.fs.type_name in _PUT_ATOMIC else "nonatomic"
