@@ -56,7 +56,6 @@ def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
                 "restore them to resume, or choose a new --out for a job over the new inputs"
             )
         return existing
-    store.check_writable()
     record = {
         "fingerprint": job.fingerprint(),
         "config": job.output_fields(),
@@ -180,7 +179,7 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     if store.commit_mode == "nonatomic":
         console.print(f"[yellow]warning:[/] {store.uri} is not written atomically (allowed by "
                       "[output] allow_nonatomic): a killed writer may leave a partial shard")
-    store.check_writable()
+    store.check_writable()  # a new job's and a resumed one's, before the lease and Ray
     with Lease(store.fs, store.root, job.lease_stale_s) as lease:  # before Ray: refused at once
         if lease.note:
             console.print(lease.note)
