@@ -113,6 +113,7 @@ class ShardStore:
             raise OutputError(f"{path}: not valid JSON ({e}); restore or delete it") from None
 
     def write_job(self, job: dict[str, Any]) -> None:
+        self.fs.create_dir(self.root, recursive=True)
         self._write_atomic(self.path(JOB_FILE), json.dumps(job, indent=2).encode())
 
     def check_writable(self) -> None:
