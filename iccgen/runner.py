@@ -72,7 +72,7 @@ def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
 def resolve_out(job: JobConfig) -> JobConfig:
     """A relative OUT names a folder under the driver's working directory: made absolute here,
     before any worker sees it, since each worker would resolve it in its own."""
-    location.check_scheme(job.out, refuse_output(job.out))  # an absolute path hides the typo
+    location.check_scheme(job.out, refuse_output(job.out))  # made absolute, s3:/b would pass
     if location.is_uri(job.out):
         return job
     out = os.path.expanduser(job.out)  # a TOML `out = "~/runs/x"` is not a folder named "~"
