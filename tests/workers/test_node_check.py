@@ -7,10 +7,18 @@ import pytest
 import ray
 
 from iccgen.cli import main
+from iccgen.config import load_config
 from iccgen.errors import NodeCheckFailed
-from iccgen.runner import require_shared_output
+from iccgen.runner import connect, require_shared_output
 from iccgen.store import ShardStore
 from workers import node_check
+
+
+@pytest.fixture
+def local_ray(ray_session):
+    """Ray up as a driver starts it, even where an earlier module shut the session's down (to
+    see a refusal come before Ray)."""
+    connect(load_config())
 
 
 def a_node() -> tuple[str, str]:
@@ -35,7 +43,7 @@ def crashing(how: str):
 
 @pytest.mark.parametrize("how, cause", [("raise", "RuntimeError: disk gone)"),
                                         ("exit", "WorkerCrashedError: ")])
-def test_a_probe_that_fails_on_a_node_names_it(ray_session, tmp_path, monkeypatch, how, cause):
+def test_a_probe_that_fails_on_a_node_names_it(local_ray, tmp_path, monkeypatch, how, cause):
     monkeypatch.setattr(node_check, "_probe_node", crashing(how))
     node_id, address = a_node()
     with pytest.raises(NodeCheckFailed) as err:
@@ -47,7 +55,7 @@ def test_a_probe_that_fails_on_a_node_names_it(ray_session, tmp_path, monkeypatc
     assert os.listdir(tmp_path) == []  # the probe's files are cleaned up
 
 
-def test_through_the_cli_a_probe_failure_exits_1_without_a_traceback(ray_session, tmp_path, monkeypatch, capsys):
+def test_through_the_cli_a_probe_failure_exits_1_without_a_traceback(local_ray, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(node_check, "_probe_node", crashing("raise"))
     out = tmp_path / "out"
     assert main(["run", "--pipeline", "solid", "--n", "1", "--out", str(out)]) == 1
