@@ -251,7 +251,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)  # a path such as gs:b: must print as written
     func: Callable[[argparse.Namespace, Console], int] = args.func
     try:
         return func(args, console)

@@ -53,6 +53,10 @@ class ConfinementMissing(UserError):
     """A node cannot run programs with the sandbox's required isolation; nothing was started."""
 
 
+class NodeCheckFailed(IccgenError):
+    """A check run on each node at start did not finish (its node died, or the check crashed)."""
+
+
 class ShardError(IccgenError):
     """A committed shard is unreadable (truncated, corrupt, wrong schema)."""
 

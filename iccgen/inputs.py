@@ -8,12 +8,11 @@ compares what the inputs hold now with what they held when the job started.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.fs as pafs
 
+from iccgen import location
 from iccgen.config import JobConfig
 from iccgen.errors import InputError
 from iccgen.lease import Lease
@@ -22,18 +21,9 @@ from iccgen.store import ShardStore
 SHOWN = 3  # names listed per kind of change; the rest are counted
 
 
-def _open(path: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in path:
-        try:
-            return pafs.FileSystem.from_uri(path)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise InputError(f"{path}: cannot open ({e})") from None
-    return pafs.LocalFileSystem(), os.path.abspath(path)
-
-
 def listing(path: str, suffix: str = "", recursive: bool = True) -> dict[str, list[int]]:
     """Every visible file under `path` (or `path` itself): relative name -> [size, mtime_ns]."""
-    fs, root = _open(path)
+    fs, root = location.resolve(path, lambda why: InputError(f"{path}: cannot open ({why})"))
     info = fs.get_file_info(root)
     if info.type == pafs.FileType.File:
         return {info.base_name: [info.size, info.mtime_ns or 0]}

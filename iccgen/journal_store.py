@@ -16,7 +16,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from iccgen.errors import ShardError
-from iccgen.store import STATS_KEY, ShardStore, shard_name
+from iccgen.store import STATS_KEY, ShardStore, shard_name, unreadable
 
 WORK_DIR = "_work"
 _SEGMENT = re.compile(r"^seg-(\d{6})\.parquet$")
@@ -44,9 +44,12 @@ class JournalStore:
         return path
 
     def read_segment(self, path: str) -> tuple[pa.Table, dict[str, Any]]:
-        """Raises ShardError for a torn or corrupt segment: the caller drops it."""
+        """Raises ShardError for a torn or corrupt segment: the caller drops it. One this user
+        may not read is an OutputError: dropping it would redo its items over a mode to fix."""
         try:
             table = pq.ParquetFile(self.store.fs.open_input_file(path)).read()
+        except PermissionError as e:
+            raise unreadable(path, e) from None
         except (pa.ArrowInvalid, OSError) as e:
             raise ShardError(f"{path}: torn journal segment ({e})") from None
         return table, json.loads((table.schema.metadata or {}).get(STATS_KEY, b"{}"))

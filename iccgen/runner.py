@@ -16,7 +16,7 @@ import numpy as np
 import ray
 from rich.console import Console
 
-from iccgen import __version__, confinement, inputs
+from iccgen import __version__, confinement, inputs, location
 from iccgen.config import JobConfig, diff_fields
 from iccgen.dispatch import Dispatcher
 from iccgen.display import progress_bar, summarise
@@ -27,7 +27,7 @@ from iccgen.lease import Lease
 from iccgen.model import check_context
 from iccgen.shard_index import committed_rows
 from iccgen.stage import StageResult
-from iccgen.store import ShardStore
+from iccgen.store import ShardStore, refuse_output
 from iccgen.unit import Pipeline, UnitSpec
 from pipelines.registry import get_pipeline
 from workers.dedup import create_dedup
@@ -56,7 +56,6 @@ def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
                 "restore them to resume, or choose a new --out for a job over the new inputs"
             )
         return existing
-    store.check_writable()
     record = {
         "fingerprint": job.fingerprint(),
         "config": job.output_fields(),
@@ -73,7 +72,8 @@ def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
 def resolve_out(job: JobConfig) -> JobConfig:
     """A relative OUT names a folder under the driver's working directory: made absolute here,
     before any worker sees it, since each worker would resolve it in its own."""
-    if "://" in job.out:
+    location.check_scheme(job.out, refuse_output(job.out))  # made absolute, s3:/b would pass
+    if location.is_uri(job.out):
         return job
     out = os.path.expanduser(job.out)  # a TOML `out = "~/runs/x"` is not a folder named "~"
     return job if out == job.out and os.path.isabs(out) else job.model_copy(
@@ -179,7 +179,7 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     if store.commit_mode == "nonatomic":
         console.print(f"[yellow]warning:[/] {store.uri} is not written atomically (allowed by "
                       "[output] allow_nonatomic): a killed writer may leave a partial shard")
-    store.check_writable()
+    store.check_writable()  # a new job's and a resumed one's, before the lease and Ray
     with Lease(store.fs, store.root, job.lease_stale_s) as lease:  # before Ray: refused at once
         if lease.note:
             console.print(lease.note)

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from iccgen import location
 from iccgen.errors import NonAtomicOutput, OutputError, ShardError
 from iccgen.schema import rejects_table
 
@@ -38,6 +39,19 @@ def shard_name(unit: int) -> str:
     return f"part-{unit:05d}.parquet"
 
 
+def refuse_output(uri: str) -> location.Refuse:
+    return lambda why: OutputError(f"{uri}: cannot open output location: {why}")
+
+
+def unreadable(path: str, e: OSError) -> OutputError:
+    """A file or folder in OUT that this user cannot read: its owner or mode is to fix, not its
+    content (deleting it would throw away work)."""
+    return OutputError(
+        f"{path}: cannot be read ({e}); make it readable by this user (its owner, its mode, or a "
+        "folder standing where a file should), then run the command again"
+    )
+
+
 def _delayed_open(uri: str) -> str:
     """S3 URIs get `allow_delayed_open`: a small file is then sent as one PUT when its stream
     closes, so a writer killed before that leaves nothing behind (not even a pending upload).
@@ -45,7 +59,7 @@ def _delayed_open(uri: str) -> str:
     writer never finalised holds no object (GCS drops the session after a week)."""
     parts = urlsplit(uri)
     query = dict(parse_qsl(parts.query))
-    if parts.scheme != "s3" or "allow_delayed_open" in query:
+    if not location.is_uri(uri) or parts.scheme != "s3" or "allow_delayed_open" in query:
         return uri
     return urlunsplit(parts._replace(query=urlencode({**query, "allow_delayed_open": "true"})))
 
@@ -55,13 +69,7 @@ class ShardStore:
 
     def __init__(self, uri: str):
         self.uri = uri
-        try:
-            if "://" in uri:
-                self.fs, self.root = pafs.FileSystem.from_uri(_delayed_open(uri))
-            else:
-                self.fs, self.root = pafs.LocalFileSystem(), os.path.abspath(uri)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise OutputError(f"{uri}: cannot open output location: {e}") from None
+        self.fs, self.root = location.resolve(_delayed_open(uri), refuse_output(uri))
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
         self.commit_mode: CommitMode = (
             "rename" if self.local else "put" if self.fs.type_name in _PUT_ATOMIC else "nonatomic"
@@ -86,20 +94,28 @@ class ShardStore:
         return self.path(pipeline, shard_name(unit))
 
     def list_dir(self, path: str) -> list[pafs.FileInfo]:
-        return self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        try:
+            return self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        except PermissionError as e:
+            raise unreadable(path, e) from None
 
     # -- job file ---------------------------------------------------------------------------
     def read_job(self) -> dict[str, Any] | None:
         path = self.path(JOB_FILE)
-        if self.fs.get_file_info(path).type == pafs.FileType.NotFound:
-            return None
-        with self.fs.open_input_stream(path) as f:
-            try:
-                return json.loads(f.read())
-            except json.JSONDecodeError as e:
-                raise OutputError(f"{path}: not valid JSON ({e}); restore or delete it") from None
+        try:
+            if self.fs.get_file_info(path).type == pafs.FileType.NotFound:
+                return None
+            with self.fs.open_input_stream(path) as f:
+                data = f.read()
+        except OSError as e:
+            raise unreadable(path, e) from None
+        try:
+            return json.loads(data)
+        except ValueError as e:  # not JSON, or not UTF-8 text at all
+            raise OutputError(f"{path}: not valid JSON ({e}); restore or delete it") from None
 
     def write_job(self, job: dict[str, Any]) -> None:
+        self.fs.create_dir(self.root, recursive=True)
         self._write_atomic(self.path(JOB_FILE), json.dumps(job, indent=2).encode())
 
     def check_writable(self) -> None:
@@ -127,9 +143,8 @@ class ShardStore:
         return infos
 
     def pipelines(self) -> list[str]:
-        infos = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
         return sorted(
-            i.base_name for i in infos
+            i.base_name for i in self.list_dir(self.root)
             if i.type == pafs.FileType.Directory and not i.base_name.startswith(("_", "."))
         )
 
@@ -206,6 +221,8 @@ class ShardStore:
             return None
         try:
             return pq.ParquetFile(self.fs.open_input_file(path)).read(columns=columns)
+        except PermissionError as e:
+            raise unreadable(path, e) from None
         except (pa.ArrowInvalid, OSError) as e:
             raise ShardError(f"{path}: unreadable rejects file ({e}); delete it (only the sample is lost)") from None
 
@@ -214,6 +231,8 @@ class ShardStore:
         path = self.shard_path(pipeline, unit)
         try:
             return pq.ParquetFile(self.fs.open_input_file(path))
+        except PermissionError as e:
+            raise unreadable(path, e) from None
         except (pa.ArrowInvalid, OSError) as e:
             raise ShardError(
                 f"{path}: corrupt shard ({e}); delete it and run the job again to regenerate it"

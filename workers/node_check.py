@@ -8,9 +8,10 @@ from dataclasses import asdict, dataclass
 import pyarrow as pa
 import pyarrow.fs as pafs
 import ray
+from ray.exceptions import RayError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from iccgen.errors import OutputError
+from iccgen.errors import NodeCheckFailed, OutputError
 from iccgen.store import ShardStore
 
 
@@ -34,17 +35,41 @@ def _check_here() -> dict:
             "layers": {layer.name: layer.active for layer in layers}}
 
 
+def _worker_nodes() -> dict[str, str]:
+    """The alive nodes that can run workers: Ray node id -> address."""
+    return {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes()
+            if n["Alive"] and n["Resources"].get("CPU", 0) > 0}
+
+
+def _reports(nodes: dict[str, str], refs: list[ray.ObjectRef], what: str) -> list[dict]:
+    """Each node's answer to a probe; one that did not come (its node died, the probe crashed)
+    stops the job before any work, naming the node."""
+    reports = []
+    for (node_id, address), ref in zip(nodes.items(), refs):
+        try:
+            reports.append(ray.get(ref))
+        except RayError as e:
+            cause = e.cause if isinstance(e, RayTaskError) and e.cause else e
+            first = (str(cause).strip().splitlines() or [""])[0]
+            raise NodeCheckFailed(
+                f"the {what} probe on node {address} ({node_id[:12]}) did not finish "
+                f"({type(cause).__name__}: {first}); nothing was started: run the same command "
+                "again, and if this repeats see `ray status` for that node"
+            ) from None
+    return reports
+
+
 _check_node = ray.remote(num_cpus=0, max_retries=1)(_check_here)
 _checked: dict[str, NodeLayers] = {}  # per driver process: a node's layers do not change under it
 
 
 def check_nodes() -> list[NodeLayers]:
     """One probe per alive node that can run workers; nodes seen before are not probed again."""
-    nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU", 0) > 0]
-    todo = [n for n in nodes if n not in _checked]
+    nodes = _worker_nodes()
+    todo = {n: address for n, address in nodes.items() if n not in _checked}
     refs = [_check_node.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()
             for n in todo]
-    for node_id, report in zip(todo, ray.get(refs)):
+    for node_id, report in zip(todo, _reports(todo, refs, "sandbox")):
         _checked[node_id] = NodeLayers(**report)
     return [_checked[n] for n in nodes]
 
@@ -83,11 +108,11 @@ def check_output(uri: str) -> list[str]:
     with store.fs.open_output_stream(f"{folder}/driver") as f:
         f.write(token.encode())
     try:
-        nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU", 0) > 0]
+        nodes = _worker_nodes()
         refs = [_probe_node.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False))
                 .remote(uri, token) for n in nodes]
         failed = []
-        for node_id, report in zip(nodes, ray.get(refs)):
+        for node_id, report in zip(nodes, _reports(nodes, refs, "OUT")):
             if not report["error"] and store.fs.get_file_info(f"{folder}/{node_id}").type != pafs.FileType.File:
                 report["error"] = "writes there land where the driver cannot read them"
             if report["error"]:

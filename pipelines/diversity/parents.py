@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iccgen import location
 from iccgen.errors import ConfigError, InputError
 from iccgen.store import ShardStore
 
@@ -58,7 +59,9 @@ def check_source(source: str | None, pipelines: list[str]) -> None:
                 "diversity needs parent programs: list another pipeline before it "
                 "(pipelines = ['solid', 'diversity']) or give --from OUT_OR_FOLDER"
             )
-    elif "://" not in source and not Path(source).is_dir():
+        return
+    location.check_scheme(source, lambda why: InputError(f"diversity.from: cannot open {source}: {why}"))
+    if not location.is_uri(source) and not Path(source).is_dir():
         raise InputError(f"diversity.from: {source} is not a folder (an iccgen output or .py files)")
 
 

@@ -8,7 +8,6 @@ unusable (gone, empty, corrupt, tiny, enormous) becomes a reject reason, never a
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +19,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from PIL import Image
 
+from iccgen import location
 from iccgen.errors import InputError
 from iccgen.unit import Rejected
 
@@ -49,12 +49,7 @@ class Seed:
 
 
 def _filesystem(path: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in path:
-        try:
-            return pafs.FileSystem.from_uri(path)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise InputError(f"reproduce.seeds: cannot open {path}: {e}") from None
-    return pafs.LocalFileSystem(), os.path.abspath(path)
+    return location.resolve(path, lambda why: InputError(f"reproduce.seeds: cannot open {path}: {why}"))
 
 
 def _uri(fs: pafs.FileSystem, path: str) -> str:

@@ -1,10 +1,12 @@
 """Partial units survive a kill: finished items are journaled and not redone."""
 
 import asyncio
+import os
 
 import pandas as pd
 from jobs import kill_when, run_cli, segments_at_least
 from rich.console import Console
+from users import as_nobody, needs_root, open_folder
 
 from iccgen.config import load_config
 from iccgen.journal import Journal, recover
@@ -60,6 +62,17 @@ def test_torn_segment_is_dropped_not_trusted(tmp_path):
     rec = recover(store, SPEC)
     assert sorted(r.item for r in rec.results) == [0, 1, 2]
     assert rec.dropped == [last]
+
+
+@needs_root
+def test_a_segment_this_user_cannot_read_is_an_error_not_dropped():
+    with open_folder() as folder:
+        store = ShardStore(folder)
+        journal_items(store, [0, 1])
+        segment = JournalStore(store).segments("solid", 0)[-1]
+        os.chmod(segment, 0o000)
+        kind, message = as_nobody(lambda: len(recover(store, SPEC).dropped))
+        assert kind == "OutputError" and message.startswith(f"{segment}: cannot be read (")
 
 
 def test_journal_of_committed_unit_is_swept(tmp_path):

@@ -131,6 +131,15 @@ def test_cli_unknown_key_and_unwritable_out(tmp_path):
     assert proc.returncode == 2 and "not writable" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_unwritable_out_is_refused_before_ray_starts(tmp_path, capsys):
+    ray.shutdown()  # an earlier test's Ray: the refusal must come before Ray is started
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["run", "--n", "2", "--out", str(blocker / "out")]) == 2
+    assert not ray.is_initialized()
+    assert "output is not writable" in capsys.readouterr().err
+
+
 def test_cli_other_job_in_out_is_refused(small_job):
     _, out, _ = small_job
     before = sorted(p.name for p in out.rglob("*"))

@@ -1,3 +1,5 @@
+import contextlib
+import io
 import os
 
 import pandas as pd
@@ -5,7 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from rich.console import Console
+from users import as_nobody, needs_root, open_folder
 
+from iccgen.cli import main
 from iccgen.config import load_config
 from iccgen.errors import NonAtomicOutput, OutputError, ShardError
 from iccgen.runner import run_job
@@ -92,3 +96,36 @@ def test_job_on_nonatomic_output_refused_before_anything_runs():
         run_job(job, Console(quiet=True))
     assert "output" not in job.output_fields()  # an opt-out changes no row: not in the fingerprint
     assert load_config(out="mock:///out", output={"allow_nonatomic": True}).output.allow_nonatomic
+
+
+@pytest.mark.parametrize("command", [["status"], ["run", "--n", "1", "--out"]])
+def test_an_unreadable_job_record_is_a_clear_error_through_the_cli(tmp_path, capsys, command):
+    out = tmp_path / "out"
+    (out / "_job.json").mkdir(parents=True)  # unreadable even by root, which ignores a mode 000
+    assert main([*command, str(out)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{out}/_job.json: cannot be read (" in err and "make it readable by this user" in err
+    assert "Traceback" not in err
+    assert os.listdir(out) == ["_job.json"]  # run took and gave back its lease, wrote nothing
+
+
+@needs_root
+def test_a_shard_this_user_cannot_read_is_not_called_corrupt():
+    with open_folder() as folder:
+        store = ShardStore(folder)
+        store.write_job({"fingerprint": "f", "pipelines": ["solid"]})
+        shard = store.commit("solid", 0, to_table(rows(2)), {"kept": 2})
+        os.chmod(shard, 0o000)
+
+        def status() -> list:
+            with contextlib.redirect_stderr(io.StringIO()) as err:
+                return [main(["status", folder]), " ".join(err.getvalue().split())]
+
+        kind, message = as_nobody(lambda: store.stats("solid", 0))
+        assert kind == "OutputError" and message.startswith(f"{shard}: cannot be read (")
+        assert "delete" not in message  # the shard is whole: deleting it would lose its rows
+        code, err = as_nobody(status)[1]
+        assert code == 2 and f"{shard}: cannot be read" in err and "Traceback" not in err
+        os.chmod(f"{folder}/solid", 0o000)
+        kind, message = as_nobody(lambda: sorted(store.committed_units("solid")))
+        assert kind == "OutputError" and message.startswith(f"{folder}/solid: cannot be read (")

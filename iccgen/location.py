@@ -1,0 +1,52 @@
+"""Where a path or URI points: a pyarrow filesystem and the path of the place on it.
+
+`s3://bucket/x` and `gs://b` name object stores, anything without `://` a local path. A URI
+that lost its `//` (`s3:/bucket`, `s3:bucket`) would be a local folder named `s3:`, so a job
+would write there silently; it is refused instead, asking for the `scheme://` form.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from iccgen.errors import UserError
+
+#: the schemes pyarrow.fs.FileSystem.from_uri knows
+SCHEMES = frozenset({"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss", "file", "local", "mock"})
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.*)$", re.DOTALL)
+
+#: builds the caller's typed error from what went wrong, in the caller's own wording
+Refuse = Callable[[str], UserError]
+
+
+def is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def check_scheme(path: str, refuse: Refuse) -> None:
+    """Refuse a path whose first component is a known scheme and ':' without the '//'."""
+    m = _SCHEME.match(path)
+    if is_uri(path) or not m or m.group(1).lower() not in SCHEMES:
+        return
+    scheme, rest = m.group(1).lower(), m.group(2).lstrip("/")
+    meant = f"file:///{rest}" if scheme in ("file", "local") else f"{scheme}://{rest or 'bucket/prefix'}"
+    raise refuse(
+        f"a URI needs '//' after '{m.group(1)}:': write {meant} (or ./{path} for a local folder "
+        f"named '{path.split('/', 1)[0]}')"
+    )
+
+
+def resolve(path: str, refuse: Refuse) -> tuple[pafs.FileSystem, str]:
+    """(filesystem, path on it) of a URI, or of a local path made absolute."""
+    check_scheme(path, refuse)
+    if not is_uri(path):
+        return pafs.LocalFileSystem(), os.path.abspath(path)
+    try:
+        return pafs.FileSystem.from_uri(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise refuse(str(e)) from None
