@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -19,6 +20,10 @@ from iccgen.errors import UserError
 #: the schemes pyarrow.fs.FileSystem.from_uri knows
 SCHEMES = frozenset({"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss", "file", "local", "mock"})
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.*)$", re.DOTALL)
+
+#: how long one GCS request is retried. pyarrow's default (15 min) also covers looking up
+#: credentials, so a machine without any would sit silently that long before the first error.
+GCS_RETRY_LIMIT_S = 60
 
 #: builds the caller's typed error from what went wrong, in the caller's own wording
 Refuse = Callable[[str], UserError]
@@ -47,6 +52,16 @@ def resolve(path: str, refuse: Refuse) -> tuple[pafs.FileSystem, str]:
     if not is_uri(path):
         return pafs.LocalFileSystem(), os.path.abspath(path)
     try:
-        return pafs.FileSystem.from_uri(path)
+        return pafs.FileSystem.from_uri(_bounded_retries(path))
     except (pa.ArrowInvalid, OSError) as e:
         raise refuse(str(e)) from None
+
+
+def _bounded_retries(uri: str) -> str:
+    """A gs:// URI gets `retry_limit_seconds` unless it names its own."""
+    parts = urlsplit(uri)
+    query = dict(parse_qsl(parts.query))
+    if parts.scheme not in ("gs", "gcs") or "retry_limit_seconds" in query:
+        return uri
+    query["retry_limit_seconds"] = str(GCS_RETRY_LIMIT_S)
+    return urlunsplit(parts._replace(query=urlencode(query)))

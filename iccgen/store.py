@@ -110,9 +110,13 @@ class ShardStore:
         except OSError as e:
             raise unreadable(path, e) from None
         try:
-            return json.loads(data)
+            job = json.loads(data)
         except ValueError as e:  # not JSON, or not UTF-8 text at all
             raise OutputError(f"{path}: not valid JSON ({e}); restore or delete it") from None
+        if not isinstance(job, dict):  # `null` would read as a new job and be written over
+            raise OutputError(f"{path}: holds a JSON {type(job).__name__}, not a job record; "
+                              "restore it, or delete it to start this OUT afresh")
+        return job
 
     def write_job(self, job: dict[str, Any]) -> None:
         self.fs.create_dir(self.root, recursive=True)
@@ -229,8 +233,12 @@ class ShardStore:
     # -- reading ----------------------------------------------------------------------------
     def _parquet(self, pipeline: str, unit: int) -> pq.ParquetFile:
         path = self.shard_path(pipeline, unit)
+        try:  # refused here (a mode, an object store's access denied) is no fault of the file's
+            handle = self.fs.open_input_file(path)
+        except OSError as e:
+            raise unreadable(path, e) from None
         try:
-            return pq.ParquetFile(self.fs.open_input_file(path))
+            return pq.ParquetFile(handle)
         except PermissionError as e:
             raise unreadable(path, e) from None
         except (pa.ArrowInvalid, OSError) as e:

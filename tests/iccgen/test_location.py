@@ -45,6 +45,19 @@ def test_a_uri_is_opened_and_a_bad_one_refused_in_the_callers_words():
         location.resolve("s3:///no-bucket", refuse)
 
 
+def _retry_limit(fs: pafs.FileSystem) -> float:
+    return fs.__reduce__()[1][0]["retry_time_limit"].total_seconds()
+
+
+def test_a_gs_uri_retries_a_minute_not_pyarrows_quarter_hour_unless_it_says():
+    """Without credentials pyarrow would look for them for 15 minutes before the first error."""
+    gs = "gs://anonymous@bucket/out?endpoint_override=127.0.0.1:9&scheme=http"
+    fs, root = location.resolve(gs, refuse)
+    assert root == "bucket/out" and _retry_limit(fs) == location.GCS_RETRY_LIMIT_S
+    fs, _ = location.resolve(gs + "&retry_limit_seconds=5", refuse)
+    assert _retry_limit(fs) == 5
+
+
 @pytest.mark.parametrize("args, error", [
     (["--out", "s3:/bucket/x"], "s3:/bucket/x: cannot open output location: a URI needs '//' after "
      "'s3:': write s3://bucket/x"),

@@ -106,7 +106,19 @@ def test_an_unreadable_job_record_is_a_clear_error_through_the_cli(tmp_path, cap
     err = " ".join(capsys.readouterr().err.split())
     assert f"{out}/_job.json: cannot be read (" in err and "make it readable by this user" in err
     assert "Traceback" not in err
-    assert os.listdir(out) == ["_job.json"]  # run took and gave back its lease, wrote nothing
+    # run took and gave back its lease (the takeover lock stays), and wrote nothing
+    assert set(os.listdir(out)) - {"_lease.lock"} == {"_job.json"}
+
+
+@pytest.mark.parametrize("text", ["null", "[]", '"a job"'])
+def test_a_job_record_that_is_not_an_object_is_refused_not_taken_for_a_new_job(tmp_path, capsys, text):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "_job.json").write_text(text)
+    assert main(["run", "--n", "1", "--out", str(out)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "_job.json: holds a JSON" in err and "not a job record" in err and "Traceback" not in err
+    assert (out / "_job.json").read_text() == text
 
 
 @needs_root

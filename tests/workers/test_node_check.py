@@ -9,6 +9,7 @@ import ray
 from iccgen.cli import main
 from iccgen.config import load_config
 from iccgen.errors import NodeCheckFailed
+from iccgen.lease import LOCK_FILE
 from iccgen.runner import connect, require_shared_output
 from iccgen.store import ShardStore
 from workers import node_check
@@ -61,4 +62,5 @@ def test_through_the_cli_a_probe_failure_exits_1_without_a_traceback(local_ray, 
     assert main(["run", "--pipeline", "solid", "--n", "1", "--out", str(out)]) == 1
     err = " ".join(capsys.readouterr().err.split())
     assert "error: the OUT probe on node" in err and "Traceback" not in err
-    assert os.listdir(out) == []  # nothing was started: no job record, the lease given back
+    # nothing was started: no job record, the lease given back (its takeover lock stays)
+    assert os.listdir(out) == [LOCK_FILE]
