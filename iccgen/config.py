@@ -37,6 +37,11 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
+def _home(path: str | None) -> str | None:
+    """`~/seeds` in a TOML file or on the command line (quoted) means the home folder."""
+    return os.path.expanduser(path) if path and "://" not in path else path
+
+
 class SolidConfig(_Section):
     """Solid Geometry Synthesis: which template families, in what proportion."""
 
@@ -74,6 +79,8 @@ class DiversityConfig(_Section):
     )
     n: int | None = Field(None, ge=1, description="triplets to keep; default: the job's n")
     max_repairs: int = Field(3, ge=0, le=20, description="mutator = 'model': repair rounds")
+
+    _source_home = field_validator("source")(_home)
     prompt_version: str = Field("v1", description="mutator = 'model': pipelines/prompts/diversity/<v>")
 
 
@@ -87,6 +94,8 @@ class ReproduceConfig(_Section):
     max_phash_distance: int = Field(20, ge=0, le=64)
     prompt_version: str = Field("v1", description="folder under pipelines/reproduce/prompts")
     n: int | None = Field(None, ge=1)
+
+    _seeds_home = field_validator("seeds")(_home)
 
 
 class ModelConfig(_Section):

@@ -51,6 +51,8 @@ def resolve(path: str, refuse: Refuse) -> tuple[pafs.FileSystem, str]:
     check_scheme(path, refuse)
     if not is_uri(path):
         return pafs.LocalFileSystem(), os.path.abspath(path)
+    scheme, rest = path.split("://", 1)
+    path = f"{scheme.lower()}://{rest}"  # pyarrow knows `s3`, not `S3`
     try:
         return pafs.FileSystem.from_uri(_bounded_retries(path))
     except (pa.ArrowInvalid, OSError) as e:

@@ -33,6 +33,8 @@ _SHARD = re.compile(r"^part-(\d{5,})\.parquet$")
 _TEMP = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
 _PUT_ATOMIC = {"s3", "gcs"}  # object stores on which one upload is all or nothing
 CommitMode = Literal["rename", "put", "nonatomic"]
+# Deleting the record would not start OUT afresh: its shards would count under the next config.
+_LOST_RECORD = "restore it from a backup, or write the job to a new --out"
 
 
 def shard_name(unit: int) -> str:
@@ -44,12 +46,14 @@ def refuse_output(uri: str) -> location.Refuse:
 
 
 def unreadable(path: str, e: OSError) -> OutputError:
-    """A file or folder in OUT that this user cannot read: its owner or mode is to fix, not its
-    content (deleting it would throw away work)."""
-    return OutputError(
-        f"{path}: cannot be read ({e}); make it readable by this user (its owner, its mode, or a "
-        "folder standing where a file should), then run the command again"
-    )
+    """A file or folder in OUT that cannot be read: its owner, mode or the connection is to fix,
+    not its content (deleting it would throw away work)."""
+    if os.path.isabs(path):  # a local path; pyarrow names an object store's "bucket/key"
+        fix = ("make it readable by this user (its owner, its mode, or a folder standing where a "
+               "file should)")
+    else:  # an object store's access denied, a network error, an I/O error
+        fix = "check that this user may read it and, on s3:// or gs://, the connection and credentials"
+    return OutputError(f"{path}: cannot be read ({e}); {fix}, then run the command again")
 
 
 def _delayed_open(uri: str) -> str:
@@ -112,10 +116,10 @@ class ShardStore:
         try:
             job = json.loads(data)
         except ValueError as e:  # not JSON, or not UTF-8 text at all
-            raise OutputError(f"{path}: not valid JSON ({e}); restore or delete it") from None
+            raise OutputError(f"{path}: not valid JSON ({e}); {_LOST_RECORD}") from None
         if not isinstance(job, dict):  # `null` would read as a new job and be written over
-            raise OutputError(f"{path}: holds a JSON {type(job).__name__}, not a job record; "
-                              "restore it, or delete it to start this OUT afresh")
+            raise OutputError(f"{path}: holds {json.dumps(job)[:40]}, not a job record (a JSON "
+                              f"object); {_LOST_RECORD}")
         return job
 
     def write_job(self, job: dict[str, Any]) -> None:
@@ -239,12 +243,16 @@ class ShardStore:
             raise unreadable(path, e) from None
         try:
             return pq.ParquetFile(handle)
-        except PermissionError as e:
-            raise unreadable(path, e) from None
-        except (pa.ArrowInvalid, OSError) as e:
-            raise ShardError(
-                f"{path}: corrupt shard ({e}); delete it and run the job again to regenerate it"
-            ) from None
+        except (OSError, pa.ArrowInvalid) as e:
+            raise self._read_failure(path, e) from None
+
+    def _read_failure(self, path: str, e: OSError | pa.ArrowInvalid) -> OutputError | ShardError:
+        """Only bytes that do not parse are the shard's fault; on an object store an OSError
+        while reading may be the network, and deleting the shard would throw work away."""
+        if isinstance(e, PermissionError) or (isinstance(e, OSError) and not self.local):
+            return unreadable(path, e)
+        return ShardError(f"{path}: corrupt shard ({e}); delete it and run the job again to "
+                          "regenerate it")
 
     def stats(self, pipeline: str, unit: int) -> dict[str, Any]:
         meta = self._parquet(pipeline, unit).schema_arrow.metadata or {}
@@ -257,8 +265,7 @@ class ShardStore:
         try:
             return self._parquet(pipeline, unit).read(columns=columns)
         except (pa.ArrowInvalid, OSError) as e:
-            path = self.shard_path(pipeline, unit)
-            raise ShardError(f"{path}: unreadable shard ({e}); delete it and rerun") from None
+            raise self._read_failure(self.shard_path(pipeline, unit), e) from None
 
     def read(self, pipeline: str, columns: list[str] | None = None) -> pa.Table | None:
         tables = [self.read_unit(pipeline, u, columns) for u in sorted(self.committed_units(pipeline))]

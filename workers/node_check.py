@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from dataclasses import asdict, dataclass
 
@@ -41,14 +42,21 @@ def _worker_nodes() -> dict[str, str]:
             if n["Alive"] and n["Resources"].get("CPU", 0) > 0}
 
 
+#: how long the probes of all nodes may take: a probe stuck on a hung mount must not hang the
+#: start for ever, and a node's first task may wait for its worker and the job's code to arrive
+PROBE_TIMEOUT_S = 300.0
+
+
 def _reports(nodes: dict[str, str], refs: list[ray.ObjectRef], what: str) -> list[dict]:
     """Each node's answer to a probe; one that did not come (its node died, the probe crashed)
     stops the job before any work, naming the node."""
-    reports = []
+    reports, deadline = [], time.monotonic() + PROBE_TIMEOUT_S
     for (node_id, address), ref in zip(nodes.items(), refs):
         try:
-            reports.append(ray.get(ref))
+            reports.append(ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
         except RayError as e:
+            for stuck in refs:  # a probe hung on a mount would hold its worker until Ray stops
+                ray.cancel(stuck, force=True)
             cause = e.cause if isinstance(e, RayTaskError) and e.cause else e
             first = (str(cause).strip().splitlines() or [""])[0]
             raise NodeCheckFailed(

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -87,3 +88,11 @@ def test_judges_without_an_endpoint_fail_at_load_not_in_a_worker(tmp_path):
     assert str(e.value).startswith(f"{path}: qc.judges asks a model about every candidate")
     assert "--endpoint URL" in str(e.value)
     assert load_config(path, model={"base_urls": ["http://127.0.0.1:8000/v1"]}).qc.judges == ["image"]
+
+
+def test_home_in_input_paths_is_the_home_folder_but_not_in_a_uri():
+    job = load_config(pipelines=["reproduce", "diversity"], reproduce={"seeds": "~/seeds"},
+                      diversity={"from": "~/runs/a"})
+    home = os.path.expanduser("~")
+    assert job.reproduce.seeds == f"{home}/seeds" and job.diversity.source == f"{home}/runs/a"
+    assert load_config(reproduce={"seeds": "s3://b/~x"}).reproduce.seeds == "s3://b/~x"

@@ -41,6 +41,8 @@ def test_a_local_path_with_a_colon_elsewhere_is_a_local_path(path):
 def test_a_uri_is_opened_and_a_bad_one_refused_in_the_callers_words():
     fs, root = location.resolve("mock:///x", refuse)
     assert fs.type_name == "mock" and root == "x"
+    fs, root = location.resolve("MOCK:///x", refuse)  # a scheme is case-insensitive
+    assert fs.type_name == "mock" and root == "x"
     with pytest.raises(InputError, match="^where: .*bucket"):
         location.resolve("s3:///no-bucket", refuse)
 

@@ -1,6 +1,7 @@
 import contextlib
 import io
 import os
+import socket
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -117,7 +118,8 @@ def test_a_job_record_that_is_not_an_object_is_refused_not_taken_for_a_new_job(t
     (out / "_job.json").write_text(text)
     assert main(["run", "--n", "1", "--out", str(out)]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "_job.json: holds a JSON" in err and "not a job record" in err and "Traceback" not in err
+    assert f"_job.json: holds {text}, not a job record" in err and "Traceback" not in err
+    assert "write the job to a new --out" in err and "delete" not in err  # its shards would stay
     assert (out / "_job.json").read_text() == text
 
 
@@ -141,3 +143,19 @@ def test_a_shard_this_user_cannot_read_is_not_called_corrupt():
         os.chmod(f"{folder}/solid", 0o000)
         kind, message = as_nobody(lambda: sorted(store.committed_units("solid")))
         assert kind == "OutputError" and message.startswith(f"{folder}/solid: cannot be read (")
+
+
+def test_a_shard_an_object_store_does_not_answer_for_is_not_called_corrupt(monkeypatch):
+    """Deleting it, as for a corrupt one, would throw away a good shard over a network fault."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with socket.socket() as s:  # a port of 127.0.0.1 nobody listens on once it is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = ShardStore(f"s3://bucket/out?endpoint_override=127.0.0.1:{port}&scheme=http")
+    with pytest.raises(OutputError) as err:
+        store.stats("solid", 0)
+    message = str(err.value)
+    assert "cannot be read" in message and "the connection and credentials" in message
+    assert "corrupt" not in message and "delete" not in message

@@ -2,6 +2,7 @@
 with a message naming the node and what to do, not Ray's exception."""
 
 import os
+import time
 
 import pytest
 import ray
@@ -36,6 +37,8 @@ def crashing(how: str):
         if ray.get_runtime_context().get_node_id() == doomed:
             if how == "raise":
                 raise RuntimeError("disk gone\nsecond line")
+            if how == "hang":  # a probe stuck on a hung mount
+                time.sleep(3600)
             os._exit(1)  # what a node dying under the probe looks like to the driver
         return probe(uri, token)
 
@@ -43,9 +46,11 @@ def crashing(how: str):
 
 
 @pytest.mark.parametrize("how, cause", [("raise", "RuntimeError: disk gone)"),
-                                        ("exit", "WorkerCrashedError: ")])
+                                        ("exit", "WorkerCrashedError: "),
+                                        ("hang", "GetTimeoutError: ")])
 def test_a_probe_that_fails_on_a_node_names_it(local_ray, tmp_path, monkeypatch, how, cause):
     monkeypatch.setattr(node_check, "_probe_node", crashing(how))
+    monkeypatch.setattr(node_check, "PROBE_TIMEOUT_S", 3.0)
     node_id, address = a_node()
     with pytest.raises(NodeCheckFailed) as err:
         require_shared_output(ShardStore(str(tmp_path)))
