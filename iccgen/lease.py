@@ -304,9 +304,9 @@ class Lease:
                 # A mount without locks (NFS without lockd, some FUSE): O_EXCL still keeps two
                 # fresh drivers apart; only the takeover of a stale lease is left unguarded.
                 self._cannot_lock = (
-                    f"{self.lock_path}: this filesystem cannot lock files ({os.strerror(e.errno)}), "
-                    "so two drivers taking over one stale lease at the same moment are not kept "
-                    "apart; start one driver per --out at a time"
+                    f"{self.lock_path}: this filesystem cannot lock files "
+                    f"({os.strerror(e.errno)}), so two drivers taking over one stale lease at the "
+                    "same moment are not kept apart; start one driver per --out at a time"
                 )
                 return
             if time.monotonic() >= deadline or (abandon is not None and abandon.is_set()):
