@@ -1,20 +1,27 @@
 """One driver per OUT: the lease on a local disk and through a generic pyarrow filesystem."""
 
+import errno
+import fcntl
 import json
 import os
+import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
-from iccgen.errors import LeaseHeld
+from iccgen import lease as lease_module
+from iccgen.errors import LeaseHeld, OutputError
 from iccgen.lease import LEASE_FILE, LOCK_FILE, Lease
 from iccgen.store import ShardStore
+from tests.users import NOBODY, as_nobody, needs_root, open_folder
 
 
 @pytest.fixture(params=["local", "generic", "s3", "gs"])
@@ -59,6 +66,47 @@ def boot_time() -> float:
         return time.time() - float(f.read().split()[0])
 
 
+def sleeper() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+
+
+@contextmanager
+def umask(mask: int):
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@contextmanager
+def locked_by_a_reader(path):
+    """`path` flocked through a read-only fd, as anyone who can read OUT can."""
+    path.touch()
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+def in_a_thread(fn, timeout: float) -> list:
+    """[what fn returned or raised], or [] if it was still running after `timeout`."""
+    out: list = []
+
+    def run():
+        try:
+            out.append(fn())
+        except Exception as e:  # noqa: BLE001 - reported to the test
+            out.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return out
+
+
 def test_second_driver_is_refused_naming_the_owner(where):
     fs, root = where
     with Lease(fs, root) as first:
@@ -88,7 +136,7 @@ def test_dead_driver_on_this_host_is_taken_over_at_once(tmp_path):
     plant(fs, root, **here(), pid=gone)
     with Lease(fs, root) as lease:
         assert lease.owned() and f"pid {gone}" in lease.note
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    alive = sleeper()
     try:
         plant(fs, root, **here(), pid=alive.pid)
         with pytest.raises(LeaseHeld, match=f"pid {alive.pid}"):
@@ -96,6 +144,54 @@ def test_dead_driver_on_this_host_is_taken_over_at_once(tmp_path):
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_a_stopped_driver_on_this_host_is_held_whatever_its_heartbeat(tmp_path):
+    """Ctrl-Z, SIGSTOP or a debugger stop the heartbeat, not the job: a live pid on this host
+    keeps its lease, and the second driver is told what to do about it."""
+    fs, root = pafs.LocalFileSystem(), str(tmp_path)
+    stopped = sleeper()
+    os.kill(stopped.pid, signal.SIGSTOP)
+    try:
+        plant(fs, root, **here(), pid=stopped.pid, heartbeat=time.time(), stale_after_s=0.3)
+        time.sleep(0.5)  # past its limit, and it started before its heartbeat: it is that driver
+        with pytest.raises(LeaseHeld) as err:
+            Lease(fs, root).acquire()
+        assert f"pid {stopped.pid} on this host is alive but its heartbeat is " in str(err.value)
+        assert "s old (stopped? resume it, `kill -CONT" in str(err.value)
+        assert Lease(fs, root).holder() is not None  # a --from check waits for it too
+    finally:
+        stopped.kill()
+        stopped.wait()
+    with Lease(fs, root) as lease:
+        assert lease.owned() and f"driver that is gone (pid {stopped.pid} on " in lease.note
+
+
+def test_a_pid_reused_since_the_last_heartbeat_is_not_the_driver(tmp_path):
+    """A driver killed (OOM) whose pid a later process took: its lease is not held for ever."""
+    fs, root = pafs.LocalFileSystem(), str(tmp_path)
+    later = sleeper()  # started 10 s after the lease's last heartbeat
+    try:
+        plant(fs, root, **here(), pid=later.pid, heartbeat=time.time() - 10)
+        with Lease(fs, root) as lease:
+            assert lease.owned() and f"pid {later.pid}" in lease.note
+    finally:
+        later.kill()
+        later.wait()
+
+
+def test_a_lease_naming_this_process_is_judged_by_its_heartbeat(tmp_path):
+    """Our own pid in a lease not ours (another Lease of this process, or a driver whose pid we
+    took over) proves nothing either way."""
+    fs, root = pafs.LocalFileSystem(), str(tmp_path)
+    plant(fs, root, **here(), pid=os.getpid())
+    with pytest.raises(LeaseHeld, match=f"pid {os.getpid()} on .*last heartbeat 0 s ago"):
+        Lease(fs, root, stale_after_s=60).acquire()
+    assert Lease(fs, root, stale_after_s=60).holder() is not None
+    plant(fs, root, **here(), pid=os.getpid(), heartbeat=time.time() - 120, stale_after_s=60)
+    assert Lease(fs, root).holder() is None
+    with Lease(fs, root, stale_after_s=60) as lease:
+        assert lease.owned()
 
 
 def test_heartbeat_keeps_the_lease_fresh_past_the_limit(where):
@@ -280,8 +376,10 @@ def test_a_heartbeat_killed_before_its_rename_leaves_nothing_behind(tmp_path):
     out = tmp_path / "out"
     store = ShardStore(str(out))
     store.commit("solid", 0, pa.table({"x": [1]}), {})
-    leftover = out / f"{LEASE_FILE}.{'0' * 32}.tmp"
-    leftover.write_text('{"owner": "gone"')
+    # named as mkstemp names them now, and as an older iccgen named them
+    leftovers = [out / f"{LEASE_FILE}.k3_x9qzw.tmp", out / f"{LEASE_FILE}.{'0' * 32}.tmp"]
+    for leftover in leftovers:
+        leftover.write_text('{"owner": "gone"')
     (out / LOCK_FILE).touch()
     # Meanwhile nothing takes them for shards, pipelines or a job's temporaries
     assert store.pipelines() == ["solid"] and list(store.shard_infos("solid")) == [0]
@@ -289,7 +387,143 @@ def test_a_heartbeat_killed_before_its_rename_leaves_nothing_behind(tmp_path):
     assert [p.relative_to(out).as_posix() for p in out.glob("*/*.parquet")] == [
         "solid/part-00000.parquet"]
     with Lease(store.fs, store.root, stale_after_s=0.2) as lease:
-        assert not leftover.exists()
+        assert not any(leftover.exists() for leftover in leftovers)
         time.sleep(0.3)  # a few heartbeats: each renames its own temporary away
         assert lease.owned() and not list(out.glob(f"{LEASE_FILE}.*"))
     assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, "solid"]
+
+
+def test_a_link_planted_as_the_heartbeats_temporary_is_not_written_through(tmp_path):
+    """The owner token is in the lease for all to read: a temporary named after it could be a
+    link to any file the driver may write."""
+    out, precious = tmp_path / "out", tmp_path / "precious"
+    precious.write_text("keep")
+    with umask(0o022), Lease(pafs.LocalFileSystem(), str(out), stale_after_s=0.2) as lease:
+        (out / f"{LEASE_FILE}.{lease.record.owner}.tmp").symlink_to(precious)
+        time.sleep(0.3)  # a few heartbeats
+        assert lease.owned() and precious.read_text() == "keep"
+        assert stat.S_IMODE((out / LEASE_FILE).stat().st_mode) == 0o644  # not mkstemp's 0600
+
+
+def test_the_sweep_of_leftovers_removes_only_files_and_links(tmp_path):
+    out, precious = tmp_path / "out", tmp_path / "precious"
+    precious.write_text("keep")
+    out.mkdir()
+    folder = out / f"{LEASE_FILE}.folder.tmp"  # named like a temporary: no run may fail on it
+    folder.mkdir()
+    (folder / "inside").write_text("kept")
+    link = out / f"{LEASE_FILE}.link.tmp"
+    link.symlink_to(precious)
+    with Lease(pafs.LocalFileSystem(), str(out)) as lease:
+        assert lease.owned()
+    assert (folder / "inside").read_text() == "kept"
+    assert not os.path.lexists(link) and precious.read_text() == "keep"
+
+
+@pytest.mark.parametrize("planted", ["link", "folder", "fifo"])
+def test_a_lock_file_that_is_not_a_file_is_refused_naming_it(tmp_path, planted):
+    out, precious = tmp_path / "out", tmp_path / "precious"
+    precious.write_text("keep")
+    out.mkdir()
+    lock = out / LOCK_FILE
+    {"link": lambda: lock.symlink_to(precious), "folder": lock.mkdir,
+     "fifo": lambda: os.mkfifo(lock)}[planted]()
+    outcome = in_a_thread(Lease(pafs.LocalFileSystem(), str(out)).acquire, timeout=5)
+    assert outcome, "acquire hung on the lock file"
+    assert isinstance(outcome[0], OutputError) and not isinstance(outcome[0], LeaseHeld)
+    assert str(outcome[0]).startswith(f"{lock}: is not a regular file (")
+    assert "remove it" in str(outcome[0]) and precious.read_text() == "keep"
+    assert not (out / LEASE_FILE).exists()
+
+
+def test_a_lock_held_by_a_reader_refuses_a_new_driver_without_hanging(tmp_path, monkeypatch):
+    monkeypatch.setattr(lease_module, "LOCK_WAIT_S", 0.3)
+    (tmp_path / "out").mkdir()
+    with locked_by_a_reader(tmp_path / "out" / LOCK_FILE):
+        outcome = in_a_thread(Lease(pafs.LocalFileSystem(), str(tmp_path / "out")).acquire, 5)
+    assert outcome, "acquire waited for the lock for ever"
+    assert isinstance(outcome[0], LeaseHeld)
+    assert str(outcome[0]).startswith(f"{tmp_path / 'out' / LOCK_FILE}: another process has held")
+    assert not (tmp_path / "out" / LEASE_FILE).exists()
+
+
+def test_a_lock_held_by_a_reader_skips_heartbeats_and_lets_release_return(tmp_path, monkeypatch):
+    monkeypatch.setattr(lease_module, "LOCK_WAIT_S", 0.3)
+    fs, root = pafs.LocalFileSystem(), str(tmp_path)
+    lease = Lease(fs, root, stale_after_s=0.4)  # beats every 0.1 s
+    lease.acquire()
+    try:
+        with locked_by_a_reader(tmp_path / LOCK_FILE):
+            frozen = lease.read().heartbeat
+            time.sleep(0.4)
+            assert lease.read().heartbeat == frozen  # each beat found the lock taken and skipped
+        time.sleep(0.3)
+        assert lease.read().heartbeat > frozen and not lease.lost  # the next beats went on
+        with locked_by_a_reader(tmp_path / LOCK_FILE):
+            assert in_a_thread(lease.release, timeout=3) == [None], "release hung on the lock"
+        assert lease.read().owner == lease.record.owner  # left behind, to expire
+    finally:
+        lease.release()
+
+
+def test_a_filesystem_without_locks_says_so_in_the_note(tmp_path, monkeypatch):
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(lease_module.fcntl, "flock", no_locks)
+    fs, root = pafs.LocalFileSystem(), str(tmp_path)
+    plant(fs, root, heartbeat=time.time() - 200)
+    with Lease(fs, root, stale_after_s=60) as lease:
+        assert lease.owned()
+        took_over, cannot_lock = lease.note.split("\n")
+    assert took_over.startswith("took over the lease of a driver that is gone (pid 1 on elsewhere")
+    assert cannot_lock == (
+        f"{tmp_path / LOCK_FILE}: this filesystem cannot lock files (No locks available), so two "
+        "drivers taking over one stale lease at the same moment are not kept apart; start one "
+        "driver per --out at a time")
+
+
+@needs_root
+def test_a_shared_folders_group_takes_the_lease_after_another_user():
+    """A folder shared by a group (setgid, umask 002): the lock the first user made is the
+    group's to lock too."""
+    with open_folder() as folder, umask(0o002):
+        os.chown(folder, 0, NOBODY)
+        os.chmod(folder, 0o2775)
+        with Lease(pafs.LocalFileSystem(), folder):
+            pass
+        assert stat.S_IMODE(os.stat(f"{folder}/{LOCK_FILE}").st_mode) == 0o664
+
+        def take() -> bool:
+            with Lease(pafs.LocalFileSystem(), folder) as lease:
+                return lease.owned()
+
+        assert as_nobody(take) == ["ok", True]
+
+
+@needs_root
+def test_a_lock_this_user_may_only_read_is_locked_through_a_read_only_fd():
+    with open_folder() as folder:
+        os.chmod(folder, 0o777)
+        lock = f"{folder}/{LOCK_FILE}"
+        open(lock, "w").close()
+        os.chmod(lock, 0o644)  # another user's, as an older iccgen made it
+
+        def take() -> bool:
+            with Lease(pafs.LocalFileSystem(), folder) as lease:
+                return lease.owned()
+
+        assert as_nobody(take) == ["ok", True]
+        os.chmod(lock, 0o600)
+        kind, message = as_nobody(take)
+        assert kind == "OutputError" and message.startswith(f"{lock}: cannot be opened (")
+        assert "make it readable and writable by every user who runs a driver" in message
+
+
+@needs_root
+def test_a_lease_this_user_cannot_read_is_an_output_error():
+    """A driver with umask 077 writes its lease 0600; another user's --from check reads it."""
+    with open_folder() as folder, umask(0o077), Lease(pafs.LocalFileSystem(), folder):
+        kind, message = as_nobody(lambda: Lease(pafs.LocalFileSystem(), folder).holder())
+        assert kind == "OutputError"
+        assert message.startswith(f"{folder}/{LEASE_FILE}: cannot be read (")
