@@ -31,8 +31,6 @@ that driver (`lost`): the two overlap for about one heartbeat interval, never fo
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import glob
 import json
 import os
@@ -49,18 +47,14 @@ from dataclasses import asdict, dataclass
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from iccgen import lock_file, processes
 from iccgen.errors import LeaseHeld, OutputError
+from iccgen.lock_file import LockFile
 from iccgen.store import unreadable
 
 LEASE_FILE = "_lease.json"
 LOCK_FILE = "_lease.lock"
 SETTLE_S = 0.5  # non-local stores: how long a competing write has to land before we read back
-LOCK_WAIT_S = 5.0  # the lock is held for milliseconds; longer, another process sits on it
-LOCK_POLL_S = 0.05
-#: a process started this long after a lease's last heartbeat holds a reused pid, not its driver
-#: (slack for the boot time, which /proc gives to 10 ms against a clock that may have moved)
-REUSED_AFTER_S = 2.0
-_NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
 
 
 @dataclass(frozen=True)
@@ -92,54 +86,10 @@ class LeaseRecord:
         return now - self.heartbeat
 
 
-# Where /proc is missing (not Linux) there are no pid namespaces: both sides read "", and the host
-# alone says whether a pid is comparable, as it always did there.
-def _boot_id() -> str:
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def _pid_ns() -> str:
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return ""
-
-
-def _boot_time() -> float:
-    """When this host booted (epoch seconds); 0 where unknown."""
-    try:
-        with open("/proc/uptime") as f:
-            return time.time() - float(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def _started(pid: int) -> float | None:
-    """When process `pid` started (epoch seconds), where /proc says."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:  # its name, in parentheses, may hold spaces
-            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime
-    except (OSError, ValueError, IndexError):
-        return None
-    return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
-
-
 def _driver_gone(held: LeaseRecord) -> bool:
-    """Whether the process `held.pid` on this host is not the driver that wrote `held`: none is
-    left, or one started after its last heartbeat took the pid over (a driver killed, OOM, and
-    its pid reused: its lease would be held for ever)."""
-    try:
-        os.kill(held.pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        pass
-    started = _started(held.pid)
-    return started is not None and started > held.heartbeat + REUSED_AFTER_S
+    """Whether the process `held.pid` on this host is not the driver that wrote `held` (a driver
+    killed, OOM, and its pid reused would otherwise hold its lease for ever)."""
+    return processes.gone_since(held.pid, held.heartbeat)
 
 
 class Lease:
@@ -149,17 +99,16 @@ class Lease:
     def __init__(self, fs: pafs.FileSystem, root: str, stale_after_s: float = 90.0):
         self.fs = fs
         self.path = f"{root.rstrip('/')}/{LEASE_FILE}"
-        self.lock_path = f"{root.rstrip('/')}/{LOCK_FILE}"
+        self.lock = LockFile(f"{root.rstrip('/')}/{LOCK_FILE}")
         self.root = root
         self.stale_after_s = stale_after_s
         self.local = isinstance(fs, pafs.LocalFileSystem)
         now = time.time()
         self.record = LeaseRecord(uuid.uuid4().hex, socket.gethostname(), os.getpid(), now, now,
-                                  stale_after_s, _boot_id(), _pid_ns())
+                                  stale_after_s, processes.boot_id(), processes.pid_ns())
         self.note = ""
         self.lost = False
         self._mode = 0o644  # the lease's, as the umask made it: each heartbeat's rewrite keeps it
-        self._cannot_lock = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -233,90 +182,12 @@ class Lease:
     @contextmanager
     def _locked(self, wait_s: float | None = None,
                 abandon: threading.Event | None = None) -> Iterator[None]:
-        """On a local disk, one driver at a time between reading the lease and changing it.
-        Raises LeaseHeld if another process holds it past `wait_s` (LOCK_WAIT_S) or `abandon`."""
+        """On a local disk, one driver at a time between reading the lease and changing it."""
         if not self.local:
             yield
             return
-        fd = self._open_lock()
-        try:
-            self._lock(fd, LOCK_WAIT_S if wait_s is None else wait_s, abandon)
+        with self.lock.held(wait_s, abandon):
             yield
-        finally:
-            os.close(fd)
-
-    def _open_lock(self) -> int:
-        # O_NOFOLLOW: a link planted here is refused, not followed; O_NONBLOCK: nor does a FIFO
-        # hang the open. 0o666: the umask decides, so a shared folder's group can open it too.
-        # RDWR where we may: flock on NFS needs it.
-        flags = os.O_NOFOLLOW | os.O_NONBLOCK
-        try:
-            fd = os.open(self.lock_path, flags | os.O_RDWR | os.O_CREAT, 0o666)
-        except PermissionError as e:  # another user's lock, not ours to write: flock reads too
-            fd = self._open_lock_read_only(flags, e)
-        except OSError as e:
-            if e.errno in (errno.ELOOP, errno.EISDIR):
-                raise self._not_a_lock() from None
-            raise
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise self._not_a_lock()
-        return fd
-
-    def _open_lock_read_only(self, flags: int, refused: PermissionError) -> int:
-        try:
-            return os.open(self.lock_path, flags | os.O_RDONLY)
-        except FileNotFoundError:  # no lock yet, and OUT not ours to write
-            raise refused from None
-        except OSError as e:
-            raise OutputError(
-                f"{self.lock_path}: cannot be opened ({e}); make it readable and writable by every "
-                "user who runs a driver on this output (its mode or its group), then run the "
-                "command again"
-            ) from None
-
-    def _not_a_lock(self) -> OutputError:
-        return OutputError(
-            f"{self.lock_path}: is not a regular file (a link, a folder or a device stands there, "
-            "and iccgen makes none); remove it, seeing who put it there, then run the command again"
-        )
-
-    def _lock(self, fd: int, wait_s: float, abandon: threading.Event | None) -> None:
-        # flock, not lockf: a POSIX lock belongs to the process, so two Leases in one (and the
-        # heartbeat's thread) would not keep each other out, and closing any fd of the file drops
-        # it; NFS clients already send flock to the server as a POSIX lock of the whole file.
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the kernel frees it if we die
-                return
-            except BlockingIOError:
-                pass
-            except OSError as e:
-                if e.errno == errno.EBADF:  # opened read-only, where locking needs it writable
-                    raise OutputError(
-                        f"{self.lock_path}: this filesystem locks only a file this user may write; "
-                        "make it writable by every user who runs a driver on this output (its "
-                        "mode or its group), then run the command again"
-                    ) from None
-                if e.errno not in _NO_LOCKS:
-                    raise
-                # A mount without locks (NFS without lockd, some FUSE): O_EXCL still keeps two
-                # fresh drivers apart; only the takeover of a stale lease is left unguarded.
-                self._cannot_lock = (
-                    f"{self.lock_path}: this filesystem cannot lock files "
-                    f"({os.strerror(e.errno)}), so two drivers taking over one stale lease at the "
-                    "same moment are not kept apart; start one driver per --out at a time"
-                )
-                return
-            if time.monotonic() >= deadline or (abandon is not None and abandon.is_set()):
-                raise LeaseHeld(
-                    f"{self.lock_path}: another process has held this lock for more than "
-                    f"{wait_s:.0f} s (a driver stuck while taking this output, or anyone who can "
-                    f"read OUT locking it); find it (`fuser -v {self.lock_path}`), stop it, then "
-                    "run the command again"
-                )
-            time.sleep(LOCK_POLL_S)
 
     def _take(self) -> None:
         with self._locked():
@@ -329,7 +200,7 @@ class Lease:
                         continue
                 if self._claim():
                     self._sweep_leftovers()
-                    self.note = "\n".join(filter(None, (self.note, self._cannot_lock)))
+                    self.note = "\n".join(filter(None, (self.note, self.lock.cannot_lock)))
                     return
         raise LeaseHeld(f"{self.root}: another driver is taking this output at the same moment; "
                         "run one driver per --out")
@@ -377,7 +248,7 @@ class Lease:
         # another machine with the same name whose driver beats on (a record of an older iccgen,
         # without a boot id, lands here too: its heartbeat decides).
         return (held.host == self.record.host and held.boot_id != self.record.boot_id
-                and held.heartbeat < _boot_time())
+                and held.heartbeat < processes.boot_time())
 
     def _probeable(self, held: LeaseRecord) -> bool:
         """Whether `held.pid` is a process we can ask about: the same host, boot and pid namespace
@@ -413,7 +284,7 @@ class Lease:
         interval = max(self.stale_after_s / 4, 0.05)
         while not self._stop.wait(interval):
             try:
-                with self._locked(min(LOCK_WAIT_S, interval), abandon=self._stop):
+                with self._locked(min(lock_file.LOCK_WAIT_S, interval), abandon=self._stop):
                     if not self.owned():
                         self.lost = True
                         return

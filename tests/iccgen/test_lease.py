@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
-from iccgen import lease as lease_module
+from iccgen import lock_file
 from iccgen.errors import LeaseHeld, OutputError
 from iccgen.lease import LEASE_FILE, LOCK_FILE, Lease
 from iccgen.store import ShardStore
@@ -437,7 +437,7 @@ def test_a_lock_file_that_is_not_a_file_is_refused_naming_it(tmp_path, planted):
 
 
 def test_a_lock_held_by_a_reader_refuses_a_new_driver_without_hanging(tmp_path, monkeypatch):
-    monkeypatch.setattr(lease_module, "LOCK_WAIT_S", 0.3)
+    monkeypatch.setattr(lock_file, "LOCK_WAIT_S", 0.3)
     (tmp_path / "out").mkdir()
     with locked_by_a_reader(tmp_path / "out" / LOCK_FILE):
         outcome = in_a_thread(Lease(pafs.LocalFileSystem(), str(tmp_path / "out")).acquire, 5)
@@ -448,7 +448,7 @@ def test_a_lock_held_by_a_reader_refuses_a_new_driver_without_hanging(tmp_path, 
 
 
 def test_a_lock_held_by_a_reader_skips_heartbeats_and_lets_release_return(tmp_path, monkeypatch):
-    monkeypatch.setattr(lease_module, "LOCK_WAIT_S", 0.3)
+    monkeypatch.setattr(lock_file, "LOCK_WAIT_S", 0.3)
     fs, root = pafs.LocalFileSystem(), str(tmp_path)
     lease = Lease(fs, root, stale_after_s=0.4)  # beats every 0.1 s
     lease.acquire()
@@ -470,7 +470,7 @@ def test_a_filesystem_without_locks_says_so_in_the_note(tmp_path, monkeypatch):
     def no_locks(fd, operation):
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
-    monkeypatch.setattr(lease_module.fcntl, "flock", no_locks)
+    monkeypatch.setattr(lock_file.fcntl, "flock", no_locks)
     fs, root = pafs.LocalFileSystem(), str(tmp_path)
     plant(fs, root, heartbeat=time.time() - 200)
     with Lease(fs, root, stale_after_s=60) as lease:
