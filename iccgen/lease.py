@@ -121,7 +121,7 @@ class Lease:
                 data = f.read()
         except FileNotFoundError:
             return None
-        except PermissionError as e:  # written 0600 under another user's umask 077
+        except OSError as e:  # written 0600 under another user's umask 077, a folder, the network
             raise unreadable(self.path, e) from None
         try:
             record = LeaseRecord(**json.loads(data))

@@ -38,8 +38,11 @@ def check_scheme(path: str, refuse: Refuse) -> None:
     m = _SCHEME.match(path)
     if is_uri(path) or not m or m.group(1).lower() not in SCHEMES:
         return
-    scheme, rest = m.group(1).lower(), m.group(2).lstrip("/")
-    meant = f"file:///{rest}" if scheme in ("file", "local") else f"{scheme}://{rest or 'bucket/prefix'}"
+    scheme, rest = m.group(1).lower(), m.group(2)
+    if scheme in ("file", "local"):  # `file:runs/a` meant the folder runs/a here, not /runs/a
+        meant = f"file://{os.path.abspath(rest or '.')}"
+    else:
+        meant = f"{scheme}://{rest.lstrip('/') or 'bucket/prefix'}"
     raise refuse(
         f"a URI needs '//' after '{m.group(1)}:': write {meant} (or ./{path} for a local folder "
         f"named '{path.split('/', 1)[0]}')"
@@ -53,6 +56,9 @@ def resolve(path: str, refuse: Refuse) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), os.path.abspath(path)
     scheme, rest = path.split("://", 1)
     path = f"{scheme.lower()}://{rest}"  # pyarrow knows `s3`, not `S3`
+    if "#" in rest:  # pyarrow drops a fragment: `gs://b/run#1` would be written to b/run
+        raise refuse(f"'#' starts a URI's fragment, which is dropped ({path.split('#')[0]} would be "
+                     "used); choose a name without '#'")
     try:
         return pafs.FileSystem.from_uri(_bounded_retries(path))
     except (pa.ArrowInvalid, OSError) as e:

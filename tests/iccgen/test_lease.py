@@ -527,3 +527,12 @@ def test_a_lease_this_user_cannot_read_is_an_output_error():
         kind, message = as_nobody(lambda: Lease(pafs.LocalFileSystem(), folder).holder())
         assert kind == "OutputError"
         assert message.startswith(f"{folder}/{LEASE_FILE}: cannot be read (")
+
+
+def test_a_folder_where_the_lease_should_be_is_named_not_a_traceback(tmp_path):
+    (tmp_path / LEASE_FILE).mkdir()
+    for check in (Lease(pafs.LocalFileSystem(), str(tmp_path)).holder,
+                  Lease(pafs.LocalFileSystem(), str(tmp_path)).acquire):
+        with pytest.raises(OutputError, match=f"{LEASE_FILE}: cannot be read .*a folder standing "
+                                              "where a file should"):
+            check()

@@ -24,6 +24,7 @@ def refuse(why: str) -> InputError:
     ("hdfs:namenode:8020/data", "hdfs://namenode:8020/data"),
     ("abfss:/c@a/p", "abfss://c@a/p"),
     ("file:/tmp/x", "file:///tmp/x"),
+    ("file:runs/a", f"file://{os.path.abspath('runs/a')}"),  # relative to here, not to /
     ("s3:", "s3://bucket/prefix"),
 ])
 def test_a_scheme_without_slashes_is_refused_with_the_uri_form(path, meant):
@@ -45,6 +46,12 @@ def test_a_uri_is_opened_and_a_bad_one_refused_in_the_callers_words():
     assert fs.type_name == "mock" and root == "x"
     with pytest.raises(InputError, match="^where: .*bucket"):
         location.resolve("s3:///no-bucket", refuse)
+
+
+@pytest.mark.parametrize("uri", ["gs://b/run#1", "s3://b/out#x?endpoint_override=127.0.0.1:9"])
+def test_a_fragment_in_a_uri_is_refused_not_dropped(uri):
+    with pytest.raises(InputError, match="^where: '#' starts a URI's fragment, which is dropped"):
+        location.resolve(uri, refuse)
 
 
 def _retry_limit(fs: pafs.FileSystem) -> float:
