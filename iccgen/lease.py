@@ -54,6 +54,9 @@ from iccgen.store import unreadable
 
 LEASE_FILE = "_lease.json"
 LOCK_FILE = "_lease.lock"
+#: an object store's read that fails mid-answer (a 500, a stream dropped while another driver
+#: deletes the key) is tried again: the lease is read on every beat and every take
+READ_TRIES = 3
 SETTLE_S = 0.5  # non-local stores: how long a competing write has to land before we read back
 
 
@@ -114,15 +117,9 @@ class Lease:
 
     # -- reading and writing ------------------------------------------------------------
     def read(self) -> LeaseRecord | None:
-        try:
-            if self.fs.get_file_info(self.path).type == pafs.FileType.NotFound:
-                return None
-            with self.fs.open_input_stream(self.path) as f:
-                data = f.read()
-        except FileNotFoundError:
+        data = self._read_bytes()
+        if data is None:
             return None
-        except OSError as e:  # written 0600 under another user's umask 077, a folder, the network
-            raise unreadable(self.path, e) from None
         try:
             record = LeaseRecord(**json.loads(data))
             if record.valid():
@@ -133,6 +130,26 @@ class Lease:
         # a lease at all: its age is the file's, so only one older than our limit is taken over.
         mtime = self.fs.get_file_info(self.path).mtime_ns or 0
         return LeaseRecord("", "an unknown host", 0, mtime / 1e9, mtime / 1e9, self.stale_after_s)
+
+    def _read_bytes(self) -> bytes | None:
+        tries = 0
+        while True:
+            try:
+                return self._read_once()
+            except OSError as e:  # written 0600 under another's umask 077, a folder, the network
+                tries += 1
+                if self.local or isinstance(e, PermissionError) or tries == READ_TRIES:
+                    raise unreadable(self.path, e) from None
+            time.sleep(0.1 * 2 ** tries)
+
+    def _read_once(self) -> bytes | None:
+        try:
+            if self.fs.get_file_info(self.path).type == pafs.FileType.NotFound:
+                return None
+            with self.fs.open_input_stream(self.path) as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
 
     def _encoded(self) -> bytes:
         return json.dumps(asdict(self.record)).encode()

@@ -536,3 +536,29 @@ def test_a_folder_where_the_lease_should_be_is_named_not_a_traceback(tmp_path):
         with pytest.raises(OutputError, match=f"{LEASE_FILE}: cannot be read .*a folder standing "
                                               "where a file should"):
             check()
+
+
+def test_an_object_store_read_that_fails_once_is_tried_again(where):
+    """A 500 or a stream dropped while another driver deletes the key is not the end of a take
+    or of a heartbeat."""
+    fs, root = where
+    lease = Lease(fs, root)
+    lease.acquire()
+    try:
+        real, calls = lease._read_once, []
+
+        def flaky():
+            calls.append(1)
+            if len(calls) == 1:
+                raise OSError("AWS Error INTERNAL_FAILURE during GetObject operation")
+            return real()
+
+        lease._read_once = flaky
+        if lease.local:  # a local disk does not fail this way: its error is the file's
+            with pytest.raises(OutputError, match="cannot be read"):
+                lease.read()
+        else:
+            assert lease.read() == lease.record and len(calls) == 2
+    finally:
+        lease._read_once = real
+        lease.release()
