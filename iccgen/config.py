@@ -79,9 +79,9 @@ class DiversityConfig(_Section):
     )
     n: int | None = Field(None, ge=1, description="triplets to keep; default: the job's n")
     max_repairs: int = Field(3, ge=0, le=20, description="mutator = 'model': repair rounds")
+    prompt_version: str = Field("v1", description="mutator = 'model': pipelines/prompts/diversity/<v>")
 
     _source_home = field_validator("source")(_home)
-    prompt_version: str = Field("v1", description="mutator = 'model': pipelines/prompts/diversity/<v>")
 
 
 class ReproduceConfig(_Section):

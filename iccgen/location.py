@@ -67,9 +67,14 @@ def resolve(path: str, refuse: Refuse) -> tuple[pafs.FileSystem, str]:
 
 def _bounded_retries(uri: str) -> str:
     """A gs:// URI gets `retry_limit_seconds` unless it names its own."""
+    return with_default(uri, ("gs", "gcs"), "retry_limit_seconds", str(GCS_RETRY_LIMIT_S))
+
+
+def with_default(uri: str, schemes: tuple[str, ...], key: str, value: str) -> str:
+    """`uri` with `key=value` in its query where its scheme is one of `schemes` and it sets no
+    `key` of its own."""
     parts = urlsplit(uri)
     query = dict(parse_qsl(parts.query))
-    if parts.scheme not in ("gs", "gcs") or "retry_limit_seconds" in query:
+    if not is_uri(uri) or parts.scheme not in schemes or key in query:
         return uri
-    query["retry_limit_seconds"] = str(GCS_RETRY_LIMIT_S)
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(query=urlencode({**query, key: value})))

@@ -16,7 +16,6 @@ import re
 import uuid
 from collections.abc import Iterator
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -61,11 +60,7 @@ def _delayed_open(uri: str) -> str:
     closes, so a writer killed before that leaves nothing behind (not even a pending upload).
     GCS has no such option: its stream is a resumable upload from the start, and one a killed
     writer never finalised holds no object (GCS drops the session after a week)."""
-    parts = urlsplit(uri)
-    query = dict(parse_qsl(parts.query))
-    if not location.is_uri(uri) or parts.scheme != "s3" or "allow_delayed_open" in query:
-        return uri
-    return urlunsplit(parts._replace(query=urlencode({**query, "allow_delayed_open": "true"})))
+    return location.with_default(uri, ("s3",), "allow_delayed_open", "true")
 
 
 class ShardStore:
