@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from iccgen import location
 from iccgen.errors import ConfigError
 
 PipelineName = Literal["solid", "diversity", "reproduce"]
@@ -39,7 +40,7 @@ class _Section(BaseModel):
 
 def _home(path: str | None) -> str | None:
     """`~/seeds` in a TOML file or on the command line (quoted) means the home folder."""
-    return os.path.expanduser(path) if path and "://" not in path else path
+    return os.path.expanduser(path) if path and not location.is_uri(path) else path
 
 
 class SolidConfig(_Section):

@@ -73,6 +73,7 @@ class ShardStore:
         self.commit_mode: CommitMode = (
             "rename" if self.local else "put" if self.fs.type_name in _PUT_ATOMIC else "nonatomic"
         )
+        self._root_made = False
 
     def require_atomic(self, allow_nonatomic: bool) -> None:
         """Refuse, before anything is written, a filesystem where a partial shard could look
@@ -118,14 +119,21 @@ class ShardStore:
         return job
 
     def write_job(self, job: dict[str, Any]) -> None:
-        self.fs.create_dir(self.root, recursive=True)
+        self._make_root()
         self._write_atomic(self.path(JOB_FILE), json.dumps(job, indent=2).encode())
+
+    def _make_root(self) -> None:
+        # Once per store: on an object store each call is a request, and _job.json is rewritten
+        # on every quarantine event.
+        if not self._root_made:
+            self.fs.create_dir(self.root, recursive=True)
+            self._root_made = True
 
     def check_writable(self) -> None:
         """Fail early, before any work, if the output location refuses writes."""
         probe = self.path(f".probe-{uuid.uuid4().hex}")
         try:
-            self.fs.create_dir(self.root, recursive=True)
+            self._make_root()
             with self.fs.open_output_stream(probe) as f:
                 f.write(b"ok")
             self.fs.delete_file(probe)
