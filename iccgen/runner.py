@@ -34,11 +34,19 @@ from workers.dedup import create_dedup
 from workers.node_check import check_nodes, check_output
 
 
+def _never_planned(store: ShardStore, existing: dict[str, Any]) -> bool:
+    """A job recorded by a start that stopped before planning any unit: no shard can be its."""
+    return existing.get("planned") == {} and not any(
+        store.committed_units(p) for p in existing.get("pipelines", []) if isinstance(p, str))
+
+
 def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
     """Refuse an output that holds another job, or this job over changed inputs; otherwise
     record this job's config and inputs."""
     existing = store.read_job()
     current = inputs.pin(job)
+    if existing is not None and _never_planned(store, existing):
+        existing = None  # a start refused after its record (an empty seeds folder): nothing to keep
     if existing is not None:
         if existing.get("fingerprint") != job.fingerprint():
             changed = diff_fields(existing.get("config", {}), job.output_fields()) or ["(unknown)"]

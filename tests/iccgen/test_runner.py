@@ -16,7 +16,7 @@ from jobs import ICCGEN, kill_when, run_cli
 
 from iccgen.cli import main
 from iccgen.config import load_config
-from iccgen.errors import JobMismatchError
+from iccgen.errors import InputError, JobMismatchError
 from iccgen.hashing import hamming, phash_png
 from iccgen.lease import LEASE_FILE
 from iccgen.runner import run_job
@@ -24,6 +24,7 @@ from iccgen.store import ShardStore
 from sandbox import Sandbox
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.toml"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "programs"
 MIX = {"cube_net": 1, "three_view": 1, "cube_stack": 1, "polyhedron": 1}
 
 
@@ -118,6 +119,34 @@ def test_cli_user_errors_exit_2_and_write_nothing(tmp_path, args, needle):
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_a_start_refused_for_its_inputs_does_not_hold_the_output_against_the_fix(ray_session,
+                                                                               tmp_path):
+    """An empty --from folder is refused only once the job is recorded; after the user adds a
+    program, the same command runs instead of reporting changed inputs."""
+    parents, out = tmp_path / "parents", tmp_path / "out"
+    parents.mkdir()
+    job = load_config(None, pipelines=["diversity"], out=str(out), n=1, workers=1,
+                      diversity={"from": str(parents), "n": 1, "k": 1})
+    with pytest.raises(InputError, match="no .py programs"):
+        run_job(job)
+    assert json.loads((out / "_job.json").read_text())["planned"] == {}
+    (parents / "bars.py").write_text((FIXTURES / "bar_rainfall.py").read_text())
+    [result] = run_job(job)
+    assert result.planned == 1 and result.committed == 1
+
+
+def test_a_recorded_job_that_planned_nothing_but_has_shards_is_still_protected(small_job):
+    """Only a record with no plan and no shard is started over: an older job's shards are not."""
+    job, out, _ = small_job
+    record = json.loads((out / "_job.json").read_text())
+    try:
+        (out / "_job.json").write_text(json.dumps({**record, "planned": {}}))
+        with pytest.raises(JobMismatchError):
+            run_job(load_config(DEMO, out=str(out), n=7))
+    finally:
+        (out / "_job.json").write_text(json.dumps(record))
 
 
 def test_cli_unknown_key_and_unwritable_out(tmp_path):
