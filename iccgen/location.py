@@ -56,6 +56,8 @@ def resolve(path: str, refuse: Refuse) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), os.path.abspath(path)
     scheme, rest = path.split("://", 1)
     path = f"{scheme.lower()}://{rest}"  # pyarrow knows `s3`, not `S3`
+    if scheme.lower() not in ("file", "local", "mock") and not urlsplit(path).netloc:
+        raise refuse(f"{path} names no bucket or host: write {scheme.lower()}://BUCKET/PREFIX")
     if "#" in rest:  # pyarrow drops a fragment: `gs://b/run#1` would be written to b/run
         raise refuse(f"'#' starts a URI's fragment, which is dropped ({path.split('#')[0]} would be "
                      "used); choose a name without '#'")
@@ -75,6 +77,7 @@ def with_default(uri: str, schemes: tuple[str, ...], key: str, value: str) -> st
     `key` of its own."""
     parts = urlsplit(uri)
     query = dict(parse_qsl(parts.query))
-    if not is_uri(uri) or parts.scheme not in schemes or key in query:
+    # Without a netloc urlunsplit drops the '//' as well: s3:// would come back as s3:?key=value.
+    if not is_uri(uri) or parts.scheme not in schemes or not parts.netloc or key in query:
         return uri
     return urlunsplit(parts._replace(query=urlencode({**query, key: value})))

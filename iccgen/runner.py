@@ -27,7 +27,7 @@ from iccgen.lease import Lease
 from iccgen.model import check_context
 from iccgen.shard_index import committed_rows
 from iccgen.stage import StageResult
-from iccgen.store import ShardStore, refuse_output
+from iccgen.store import ShardStore, refuse_output, require_atomic
 from iccgen.unit import Pipeline, UnitSpec
 from pipelines.registry import get_pipeline
 from workers.dedup import create_dedup
@@ -182,8 +182,8 @@ def run_job(job: JobConfig, console: Console | None = None) -> list[StageResult]
     pipelines = [get_pipeline(name, job) for name in job.pipelines]  # validates inputs first
     if any(p.needs_model for p in pipelines) or job.qc.judges:
         check_context(job.model)
+    require_atomic(job.out, job.output.allow_nonatomic)
     store = ShardStore(job.out)
-    store.require_atomic(job.output.allow_nonatomic)
     if store.commit_mode == "nonatomic":
         console.print(f"[yellow]warning:[/] {store.uri} is not written atomically (allowed by "
                       "[output] allow_nonatomic): a killed writer may leave a partial shard")

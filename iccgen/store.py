@@ -30,8 +30,10 @@ REJECTS_DIR = "_rejects"  # sampled rejected candidates, one file per committed 
 STATS_KEY = b"iccgen"
 _SHARD = re.compile(r"^part-(\d{5,})\.parquet$")
 _TEMP = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
-_PUT_ATOMIC = {"s3", "gcs"}  # object stores on which one upload is all or nothing
 CommitMode = Literal["rename", "put", "nonatomic"]
+# A local rename is atomic, and so is one upload to these object stores; anything else is not.
+_COMMIT_MODES: dict[str, CommitMode] = {
+    "file": "rename", "local": "rename", "s3": "put", "gs": "put", "gcs": "put"}
 # Deleting the record would not start OUT afresh: its shards would count under the next config.
 _LOST_RECORD = "restore it from a backup, or write the job to a new --out"
 
@@ -55,6 +57,24 @@ def unreadable(path: str, e: OSError) -> OutputError:
     return OutputError(f"{path}: cannot be read ({e}); {fix}, then run the command again")
 
 
+def commit_mode(uri: str) -> CommitMode:
+    """How a shard is made visible all at once on `uri`'s filesystem, if it can be."""
+    scheme = uri.split("://", 1)[0].lower() if location.is_uri(uri) else "file"
+    return _COMMIT_MODES.get(scheme, "nonatomic")
+
+
+def require_atomic(uri: str, allow_nonatomic: bool) -> None:
+    """Refuse an output where a partial shard could look committed, unless the user accepts that
+    risk. It needs no connection: opening hdfs:// would load a JVM and print its errors first."""
+    if commit_mode(uri) == "nonatomic" and not allow_nonatomic:
+        raise NonAtomicOutput(
+            f"{uri}: a {uri.split('://', 1)[0].lower()}:// filesystem does not make a written "
+            "file visible all at once, so a killed writer could leave a partial shard that looks "
+            "committed; write to a local folder, s3:// or gs:// instead, or set "
+            "`allow_nonatomic = true` under [output] to accept that (it is recorded in _job.json)"
+        )
+
+
 def _delayed_open(uri: str) -> str:
     """S3 URIs get `allow_delayed_open`: a small file is then sent as one PUT when its stream
     closes, so a writer killed before that leaves nothing behind (not even a pending upload).
@@ -70,21 +90,8 @@ class ShardStore:
         self.uri = uri
         self.fs, self.root = location.resolve(_delayed_open(uri), refuse_output(uri))
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
-        self.commit_mode: CommitMode = (
-            "rename" if self.local else "put" if self.fs.type_name in _PUT_ATOMIC else "nonatomic"
-        )
+        self.commit_mode = commit_mode(uri)
         self._root_made = False
-
-    def require_atomic(self, allow_nonatomic: bool) -> None:
-        """Refuse, before anything is written, a filesystem where a partial shard could look
-        committed; the user may accept that risk explicitly."""
-        if self.commit_mode == "nonatomic" and not allow_nonatomic:
-            raise NonAtomicOutput(
-                f"{self.uri}: a {self.fs.type_name!r} filesystem does not make a written file "
-                "visible all at once, so a killed writer could leave a partial shard that looks "
-                "committed; write to a local folder, s3:// or gs:// instead, or set "
-                "`allow_nonatomic = true` under [output] to accept that (it is recorded in _job.json)"
-            )
 
     # -- paths ------------------------------------------------------------------------------
     def path(self, *parts: str) -> str:

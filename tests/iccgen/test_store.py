@@ -15,7 +15,7 @@ from iccgen.config import load_config
 from iccgen.errors import NonAtomicOutput, OutputError, ShardError
 from iccgen.runner import run_job
 from iccgen.schema import Triplet, to_table
-from iccgen.store import ShardStore
+from iccgen.store import ShardStore, require_atomic
 
 
 def rows(n, pipeline="solid", unit=0):
@@ -84,11 +84,17 @@ def test_job_file_roundtrip(tmp_path):
 def test_filesystem_without_atomic_visibility_is_refused_unless_opted_out():
     store = ShardStore("mock:///out")  # pyarrow's in-memory filesystem: neither local nor S3/GCS
     assert store.commit_mode == "nonatomic"
-    with pytest.raises(NonAtomicOutput, match=r"allow_nonatomic = true.*\[output\]"):
-        store.require_atomic(allow_nonatomic=False)
-    store.require_atomic(allow_nonatomic=True)
+    with pytest.raises(NonAtomicOutput, match=r"a mock:// filesystem .*allow_nonatomic = true.*\[output\]"):
+        require_atomic("mock:///out", allow_nonatomic=False)
+    require_atomic("mock:///out", allow_nonatomic=True)
     store.commit("solid", 0, to_table(rows(2)), {"kept": 2})
     assert store.committed_units("solid") == {0} and store.temporaries() == []
+
+
+def test_an_hdfs_output_is_refused_before_pyarrow_reaches_for_a_jvm(capfd):
+    with pytest.raises(NonAtomicOutput, match="^hdfs://namenode:8020/runs/a: a hdfs:// filesystem"):
+        run_job(load_config(out="hdfs://namenode:8020/runs/a"), Console(quiet=True))
+    assert "jvm" not in capfd.readouterr().err.lower()
 
 
 def test_job_on_nonatomic_output_refused_before_anything_runs():
