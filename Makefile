@@ -14,13 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# The sandbox runs untrusted code inside bubblewrap where the machine has it.
+# The sandbox runs untrusted code inside bubblewrap; without it a job refuses to start.
 system-deps:
 	@if ! command -v bwrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "installing bubblewrap and libseccomp2 (sandbox isolation)"; \
 	  (apt-get install -y -qq bubblewrap libseccomp2 >/dev/null 2>&1 || \
 	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap libseccomp2 >/dev/null 2>&1)) || \
-	  echo "could not install bubblewrap: the sandbox will run without it (see 'iccgen doctor')"; \
+	  echo "could not install bubblewrap: jobs refuse to start until it is installed (see 'iccgen doctor')"; \
 	fi
 	@# Debian's chromium: the gallery's browser test drives it with playwright (never its own download).
 	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
