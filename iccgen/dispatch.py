@@ -126,7 +126,7 @@ class Dispatcher:
                 self._rebuild(pending)
             bar(result, *self.live())
         if run.abort:
-            raise EndpointError(run.abort)
+            raise EndpointError(f"{run.abort}: committed shards are kept and the job resumes")
 
     def _collect(self, ref: Any, sent: Sent, run: Run) -> None:
         try:

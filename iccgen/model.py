@@ -271,7 +271,7 @@ class ModelClient:
             f"model endpoint {urls} failed {len(failures)} time(s) in a row (last: {last}); "
             "check that the server is up and serves this model (`iccgen serve` prints its URL; "
             f"`curl {self.cfg.base_urls[0].rstrip('/')}/models` lists the models), then run the same "
-            "command again: committed shards are kept and the job resumes"
+            "command again"
         )
 
 

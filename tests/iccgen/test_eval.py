@@ -126,6 +126,15 @@ def test_cli_refuses_a_missing_image_and_a_changed_model(out, tmp_path, capsys):
     assert "different" in capsys.readouterr().err
 
 
+def test_a_dead_endpoint_stops_the_eval_saying_how_it_resumes(out, tmp_path, capsys):
+    assert main(["eval", "--data", out, "--split", "all", "--limit", "1", "--endpoint",
+                 "http://127.0.0.1:9/v1", "--model", "m", "--out", str(tmp_path / "e")]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "model endpoint http://127.0.0.1:9/v1 failed" in err and "run the same command again" in err
+    assert "(0 of 1 samples are journaled in" in err and "the same command resumes)" in err
+    assert "shards" not in err  # a run's wording: an eval has none
+
+
 def test_answer_limits_the_served_context_cannot_hold_are_refused_first(tmp_path):
     from iccgen.errors import ConfigError
 

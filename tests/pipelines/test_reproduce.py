@@ -195,7 +195,8 @@ def test_endpoint_down_fails_the_job_then_resumes(ray_session, programs, rendere
         # dies (a kept seed costs 6: caption, code, analysis, refine, explanation and its
         # rewrite; the three rejected seeds 2 each).
         script.down_after = 12
-        with pytest.raises(EndpointError, match=rf"{server.url}.*run the same command again"):
+        with pytest.raises(EndpointError, match=rf"{server.url}.*run the same command again: "
+                                               "committed shards are kept and the job resumes$"):
             run(job)
         store = ShardStore(job.out)
         assert store.committed_units("reproduce") == {0, 1}
