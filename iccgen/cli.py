@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from iccgen.config import config_keys, load_config
-from iccgen.errors import IccgenError
+from iccgen.errors import ConfigError, IccgenError
 
 DESCRIPTION = """\
 iccgen builds STEM Image-Caption-Code datasets (after CodePercept, CVPR 2026): every image is
@@ -87,10 +87,25 @@ def _overrides(args: argparse.Namespace) -> dict:
     return {**flat, **sections}
 
 
+# Flags that configure one pipeline; given for a job without it, they would do nothing.
+_PIPELINE_FLAGS = {"source": ("--from", "diversity"), "mutator": ("--mutator", "diversity"),
+                   "seeds": ("--seeds", "reproduce")}
+
+
+def _refuse_unused_flags(args: argparse.Namespace, pipelines: list[str]) -> None:
+    for attr, (flag, pipeline) in _PIPELINE_FLAGS.items():
+        if getattr(args, attr) is not None and pipeline not in pipelines:
+            raise ConfigError(
+                f"{flag} configures the {pipeline} pipeline, which this job does not run "
+                f"(pipelines: {', '.join(pipelines)}); add it with --pipeline "
+                f"{','.join([*pipelines, pipeline])}, or leave out {flag}")
+
+
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from iccgen.runner import run_job
 
     job = load_config(args.config, **_overrides(args))
+    _refuse_unused_flags(args, job.pipelines)
     results = run_job(job, console)
     rows = sum(r.rows for r in results)
     prog = _prog()

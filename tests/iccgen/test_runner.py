@@ -111,6 +111,10 @@ def test_rerun_of_finished_job_changes_nothing(small_job):
     [
         (["--n", "-1"], "bad value for 'n'"),
         (["--pipeline", "solid,bogus"], "pipelines.1"),
+        (["--pipeline", "solid", "--seeds", "seeds", "--mutator", "model"],
+         "--mutator configures the diversity pipeline, which this job does not run (pipelines: "
+         "solid); add it with --pipeline solid,diversity, or leave out --mutator"),
+        (["--pipeline", "solid,diversity", "--seeds", "seeds"], "--seeds configures the reproduce"),
     ],
 )
 def test_cli_user_errors_exit_2_and_write_nothing(tmp_path, args, needle):
