@@ -120,30 +120,40 @@ def quality(store: ShardStore, pipeline: str) -> Quality:
                    float(np.mean([g["claims"] for g in records])) if records else None)
 
 
+_QUALITY_ROWS = ("rows graded", "rows ungraded", "rows with an ungrounded claim",
+                 "mean grounding score", "words per caption (median)", "claims per caption",
+                 "captions refined", "code targets", "rejects per check")
+
+
+def _quality_cells(store: ShardStore, pipeline: str, q: Quality) -> list[str]:
+    rejects: Counter[str] = Counter()
+    for _, s in store.iter_stats(pipeline):
+        for reason, n in s.get("rejects", {}).items():
+            rejects[check_of(reason)] += n
+    rate = "-" if q.ungrounded_rate is None else f"{q.with_ungrounded} ({q.ungrounded_rate:.1%})"
+    return [f"{q.graded}/{q.rows}", f"{q.ungraded}/{q.rows}", rate,
+            "-" if q.mean_score is None else f"{q.mean_score:.3f}",
+            "-" if q.median_words is None else f"{q.median_words:g}",
+            "-" if q.mean_claims is None else f"{q.mean_claims:.1f}",
+            f"{q.refined}/{q.drafted}" if q.drafted else "-", f"{q.code_targets}/{q.rows}",
+            ", ".join(f"{k} {v}" for k, v in rejects.most_common()) or "-"]
+
+
 def print_quality(store: ShardStore, pipelines: list[str], console: Console) -> None:
+    # A measure per row and a pipeline per column: ten measures side by side do not fit 80 columns.
     table = Table(title="quality: caption grounding and targets over kept rows, rejects per check")
-    for col in ("pipeline", "rows graded", "rows ungraded", "rows with an ungrounded claim",
-                "mean grounding score", "words per caption (median)", "claims per caption",
-                "captions refined", "code targets", "rejects per check"):
-        table.add_column(col)
+    table.add_column("")
     graded = with_ungrounded = 0
     score_sum = 0.0
+    columns = []
     for pipeline in pipelines:
         q = quality(store, pipeline)
         graded, with_ungrounded = graded + q.graded, with_ungrounded + q.with_ungrounded
         score_sum += (q.mean_score or 0.0) * q.graded
-        rejects: Counter[str] = Counter()
-        for _, s in store.iter_stats(pipeline):
-            for reason, n in s.get("rejects", {}).items():
-                rejects[check_of(reason)] += n
-        rate = "-" if q.ungrounded_rate is None else f"{q.with_ungrounded} ({q.ungrounded_rate:.1%})"
-        refined = f"{q.refined}/{q.drafted}" if q.drafted else "-"
-        table.add_row(pipeline, f"{q.graded}/{q.rows}", f"{q.ungraded}/{q.rows}", rate,
-                      "-" if q.mean_score is None else f"{q.mean_score:.3f}",
-                      "-" if q.median_words is None else f"{q.median_words:g}",
-                      "-" if q.mean_claims is None else f"{q.mean_claims:.1f}",
-                      refined, f"{q.code_targets}/{q.rows}",
-                      ", ".join(f"{k} {v}" for k, v in rejects.most_common()) or "-")
+        table.add_column(pipeline)
+        columns.append(_quality_cells(store, pipeline, q))
+    for name, *cells in zip(_QUALITY_ROWS, *columns):
+        table.add_row(name, *cells)
     console.print(table)
     if graded:
         console.print(f"dataset: {with_ungrounded} of {graded} graded rows have an ungrounded claim "

@@ -64,6 +64,16 @@ def test_status_prints_the_rate_and_rejects_per_check(where, tmp_path, request):
     assert "1 of 3 graded rows have an ungrounded claim (33.33%)" in text
 
 
+def test_the_quality_table_fits_an_80_column_terminal(tmp_path):
+    """A measure per row: ten columns side by side cut every header and number to `…`."""
+    _job(tmp_path)
+    out = io.StringIO()
+    print_status(str(tmp_path), Console(file=out, width=80))
+    text = out.getvalue()
+    assert "…" not in text
+    assert "│ rows with an ungrounded claim │ 1 (33.3%)" in text
+
+
 def test_reasons_map_to_their_check():
     assert [check_of(r) for r in ("exec:timeout", "blank_image", "ungrounded", "dissimilar")] == [
         "exec", "image", "grounding", "dissimilar"]
