@@ -1,4 +1,4 @@
-"""Answers that are no caption: a refusal, an empty or off-topic answer, a one-liner.
+"""Answers that are no caption: a refusal, a program, an empty or off-topic answer, a one-liner.
 
 A model may refuse ("I need the image to answer." - the refine step is sent no image), ramble
 about something else, or answer in five words. None of these describes the figure, and a
@@ -22,6 +22,12 @@ _REFUSAL = re.compile(
     r"|\bplease (?:provide|upload|share|send|attach)\b"
     r"|\b(?:no|without (?:the|an|any)) (?:image|figure|picture) (?:was |is )?(?:provided|given|attached|shared)\b",
     re.IGNORECASE)
+# A fenced block, or a line that only a program has: an import, a call on plt/ax/fig/np.
+_CODE_FENCE = re.compile(r"^\s*(?:```|~~~)", re.MULTILINE)
+_CODE_LINE = re.compile(r"^\s*(?:import \w|from [\w.]+ import |(?:plt|ax\w*|fig|np)\.\w+\()",
+                        re.MULTILINE)
+#: lines of code in a text that no caption has
+MAX_CODE_LINES = 1
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+|\d+(?:\.\d+)?")
 _STOP = frozenset(
     "the a an and or of in on at to for with by from as is are was were be been it its this that "
@@ -34,10 +40,13 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def refusal_or_empty(text: str) -> str | None:
-    """Why `text` is no caption on its own face: empty, or a refusal."""
+def no_description(text: str) -> str | None:
+    """Why `text` is no caption on its own face: empty, a refusal, or a program. A model asked
+    for a caption may answer with code, whose literals the grounding check would find backed."""
     if not text.strip():
         return "empty answer"
+    if _CODE_FENCE.search(text) or len(_CODE_LINE.findall(text)) > MAX_CODE_LINES:
+        return "a program, not a description of the figure"
     found = _REFUSAL.search(text)
     return f"a refusal ({found.group().strip()!r})" if found else None
 
@@ -58,7 +67,7 @@ def off_topic(text: str, context: str) -> str | None:
 
 def not_a_caption(text: str, context: str) -> str | None:
     """Why a model's answer cannot stand as a caption of the figure `context` describes."""
-    if reason := refusal_or_empty(text):
+    if reason := no_description(text):
         return reason
     if len(words(text)) < MIN_WORDS:
         return f"a one-liner of {len(words(text))} words"

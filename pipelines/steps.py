@@ -72,7 +72,7 @@ async def realise(
     rejected = check_image(result.png) or check_texts(result.trace or {}, result.width, result.height)
     if rejected:
         return rejected
-    if why := non_answers.refusal_or_empty(caption):
+    if why := non_answers.no_description(caption):
         return Rejected("no_caption", why)
     if facts is None:
         facts = facts_from_trace(result.trace or {})

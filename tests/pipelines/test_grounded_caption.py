@@ -87,6 +87,8 @@ GOOD_DRAFT = ("A bar chart titled 'Weekly rainfall' with 7 blue bars, one for ea
     ("I need the image to answer.", "a refusal"),
     ("Sorry, as an AI I cannot see pictures; please provide a description of the chart.", "a refusal"),
     ("", "empty answer"),
+    ("Here:\n```python\nimport matplotlib.pyplot as plt\nplt.bar(range(7), rain)\n```", "a program"),
+    ("import numpy as np\nimport matplotlib.pyplot as plt\nplt.title('Weekly rainfall')", "a program"),
     ("   \n ", "empty answer"),
     ("Quarterly earnings of the company rose sharply as investors returned to equity markets.", "off topic"),
     ("Weekly rainfall bars.", "a one-liner"),

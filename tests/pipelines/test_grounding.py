@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from iccgen.unit import Kept
+from pipelines import non_answers
 from pipelines.captions import describe
 from pipelines.facts import code_numbers, facts_from_trace
 from pipelines.grounding import NUMBER_WORDS, Claim, FactSet, check, extract_claims, fact_set, grounded
@@ -197,6 +198,22 @@ def test_a_caption_that_claims_nothing_is_ungraded_not_grounded(unit_context, mi
         assert outcome.triplet.qc["grounding"] == {"score": None, "claims": 0, "ungrounded": []}
     else:
         assert (outcome.reason, outcome.detail) == ("ungraded", "0 checkable claim(s); [qc] min_claims is 2")
+
+
+@pytest.mark.parametrize("caption", [
+    "Here is the figure:\n```python\nimport matplotlib.pyplot as plt\n```",
+    "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1], [1, 0])",
+])
+def test_a_program_is_no_caption(unit_context, caption):
+    """Its literals are in the program, so the grounding check alone would keep it."""
+    outcome = asyncio.run(realise(unit_context(qc={"min_claims": 0}), item=0, attempt=0, code=PROGRAM,
+                                  caption=caption))
+    assert (outcome.reason, outcome.detail) == ("no_caption", "a program, not a description of the figure")
+
+
+def test_a_caption_naming_a_function_in_prose_is_not_taken_for_code():
+    assert non_answers.no_description(
+        "A plot of np.sin(x) from 0 to 10, drawn with plt.plot() as one blue curve.") is None
 
 
 def test_a_refusal_is_no_caption(unit_context):
