@@ -167,6 +167,9 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     commands = "\n".join(f"  {s.shell()}" for s in servers)
     if args.dry_run:
         console.print(commands, highlight=False, soft_wrap=True)
+        if not found:
+            console.print(f"note: no NVIDIA GPU is visible here (nvidia-smi found none); these "
+                          f"commands are for a machine with {count} GPU(s)", highlight=False)
         return 0
     if shutil.which("vllm") is None:
         raise UserError(

@@ -48,6 +48,17 @@ def test_dry_run_prints_the_commands(monkeypatch):
     assert "--port 8001" in out and out.count("--gpu-memory-utilization 0.8") == 2
 
 
+def test_a_dry_run_without_a_gpu_says_the_commands_are_for_another_machine(monkeypatch):
+    monkeypatch.setattr(serve, "visible_gpus", lambda: [])
+    monkeypatch.setattr(serve, "has_vllm_cpu", lambda python: False)
+    out = run_serve("--dry-run", "--gpus", "2")
+    assert "CUDA_VISIBLE_DEVICES=1 vllm serve" in out
+    assert "note: no NVIDIA GPU is visible here (nvidia-smi found none); these commands are for a " \
+           "machine with 2 GPU(s)" in out
+    monkeypatch.setattr(serve, "visible_gpus", lambda: [0, 1])
+    assert "note:" not in run_serve("--dry-run")
+
+
 def test_without_vllm_it_says_how_to_install(monkeypatch):
     monkeypatch.setattr(serve.shutil, "which", lambda name: None)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
