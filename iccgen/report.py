@@ -46,7 +46,7 @@ def select_pipelines(out: str, store: ShardStore, job: dict, wanted: list[str] |
     return list(wanted) if wanted else ours
 
 
-def finished(store: ShardStore, job: dict, pipelines: list[str]) -> bool:
+def all_committed(store: ShardStore, job: dict, pipelines: list[str]) -> bool:
     """Every one of `pipelines` planned, and all its planned units committed."""
     planned = job.get("planned", {})
     return all(p in planned and len(store.committed_units(p)) >= planned[p] for p in pipelines)
@@ -55,7 +55,7 @@ def finished(store: ShardStore, job: dict, pipelines: list[str]) -> bool:
 def no_rows(out: str, store: ShardStore, job: dict, pipelines: list[str]) -> OutputError:
     """The error for `pipelines` holding no rows: "yet" only while the job could still make some."""
     names = ", ".join(pipelines)
-    if finished(store, job, pipelines):
+    if all_committed(store, job, pipelines):
         return OutputError(f"{out}: the job finished and kept no rows in {names}; see why with "
                            f"`iccgen inspect {out} --rejects` or `iccgen status {out}`")
     return OutputError(f"{out}: no committed rows yet in {names}; the job has not finished: "
