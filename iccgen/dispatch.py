@@ -137,11 +137,8 @@ class Dispatcher:
             self._count(report, sent, run)
 
     def _count(self, report: dict[str, Any], sent: Sent, run: Run) -> None:
-        stats = report["stats"]
         run.result.committed += 1
-        run.result.rows += report["rows"]
-        run.result.shortfall += stats["shortfall"]
-        run.result.rejects.update(stats["rejects"])
+        run.result.count(report["rows"], report["stats"])
         if sent.spec.key in run.held:
             quarantine.release(self.store, sent.spec.key)
 

@@ -20,9 +20,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 from rich.console import Console
 
-from iccgen.errors import OutputError
 from iccgen.readers import open_dataset
-from iccgen.report import open_job
+from iccgen.report import no_rows, open_job, select_pipelines
 from iccgen.store import ShardStore
 
 TEMPLATE = Path(__file__).parent / "templates" / "gallery.html"
@@ -81,10 +80,10 @@ def _rejects(store: ShardStore, pipelines: list[str], rng: np.random.Generator,
 def write_gallery(out: str, folder: str, n: int, pipeline: str | None, seed: int,
                   console: Console) -> Path:
     store, job = open_job(out)
-    pipelines = [pipeline] if pipeline else job.get("pipelines", store.pipelines())
+    pipelines = select_pipelines(out, store, job, [pipeline] if pipeline else None)
     ids = sample_ids(out, n, pipeline, seed)
     if not ids:
-        raise OutputError(f"{out}: no committed rows yet")
+        raise no_rows(out, store, job, pipelines)
     root = Path(folder)
     images = root / "img"
     images.mkdir(parents=True, exist_ok=True)

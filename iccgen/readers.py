@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pyarrow.dataset as ds
 
-from iccgen.errors import OutputError
-from iccgen.report import open_job
+from iccgen.report import no_rows, open_job, select_pipelines
 from iccgen.schema import SCHEMA_WITH_HF
 
 
@@ -17,8 +16,8 @@ def open_dataset(out: str, pipelines: list[str] | None = None) -> ds.Dataset:
     """All committed rows of `out` (optionally only some pipelines); filter and project with
     pyarrow (`.to_table(columns=..., filter=...)`), or hand it to pandas, polars or duckdb."""
     store, job = open_job(out)
-    names = pipelines or job.get("pipelines", store.pipelines())
+    names = select_pipelines(out, store, job, pipelines)
     paths = [store.shard_path(p, u) for p in names for u in sorted(store.committed_units(p))]
     if not paths:
-        raise OutputError(f"{out}: no committed shards yet for {', '.join(names)}")
+        raise no_rows(out, store, job, names)
     return ds.dataset(paths, schema=SCHEMA_WITH_HF, format="parquet", filesystem=store.fs)

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 from rich.console import Console
@@ -13,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from iccgen import quarantine
+from iccgen.config import PipelineName
 from iccgen.errors import OutputError
 from iccgen.journal import recover
 from iccgen.journal_store import JournalStore
@@ -28,6 +30,36 @@ def open_job(out: str) -> tuple[ShardStore, dict]:
     if job is None:
         raise OutputError(f"{out}: no iccgen job here (no _job.json); run `iccgen run` first")
     return store, job
+
+
+def select_pipelines(out: str, store: ShardStore, job: dict, wanted: list[str] | None) -> list[str]:
+    """The pipelines asked for, or all the job's; a name the job does not have is an OutputError,
+    so a typo is not reported as an empty pipeline."""
+    ours = job.get("pipelines", store.pipelines())
+    for name in wanted or []:
+        if name in ours:
+            continue
+        if name not in get_args(PipelineName):
+            raise OutputError(f"{out}: there is no pipeline {name!r} (iccgen's pipelines: "
+                              f"{', '.join(get_args(PipelineName))}); this job's: {', '.join(ours)}")
+        raise OutputError(f"{out}: this job did not run {name}; its pipelines: {', '.join(ours)}")
+    return list(wanted) if wanted else ours
+
+
+def all_committed(store: ShardStore, job: dict, pipelines: list[str]) -> bool:
+    """Every one of `pipelines` planned, and all its planned units committed."""
+    planned = job.get("planned", {})
+    return all(p in planned and len(store.committed_units(p)) >= planned[p] for p in pipelines)
+
+
+def no_rows(out: str, store: ShardStore, job: dict, pipelines: list[str]) -> OutputError:
+    """The error for `pipelines` holding no rows: "yet" only while the job could still make some."""
+    names = ", ".join(pipelines)
+    if all_committed(store, job, pipelines):
+        return OutputError(f"{out}: the job finished and kept no rows in {names}; see why with "
+                           f"`iccgen inspect {out} --rejects` or `iccgen status {out}`")
+    return OutputError(f"{out}: no committed rows yet in {names}; the job has not finished: "
+                       f"`iccgen status {out}` shows its progress")
 
 
 def print_status(out: str, console: Console) -> None:
@@ -173,10 +205,10 @@ def print_samples(
     out: str, console: Console, n: int, pipeline: str | None, seed: int, images: str
 ) -> None:
     store, job = open_job(out)
-    names = [pipeline] if pipeline else job.get("pipelines", store.pipelines())
+    names = select_pipelines(out, store, job, [pipeline] if pipeline else None)
     tables = [t for t in (store.read(p) for p in names) if t is not None and t.num_rows]
     if not tables:
-        raise OutputError(f"{out}: no committed rows yet")
+        raise no_rows(out, store, job, names)
     rows = [r for t in tables for r in t.to_pylist()]
     picks = np.random.default_rng(seed).choice(len(rows), size=min(n, len(rows)), replace=False)
     folder = Path(images)
@@ -205,7 +237,7 @@ def print_samples(
 
 def print_rejects(out: str, console: Console, pipeline: str | None) -> None:
     store, job = open_job(out)
-    for name in [pipeline] if pipeline else job.get("pipelines", store.pipelines()):
+    for name in select_pipelines(out, store, job, [pipeline] if pipeline else None):
         stats = list(store.iter_stats(name))
         samples = [{**r, "unit": unit} for unit, s in stats for r in s.get("reject_samples", [])]
         counts = sum((Counter(s.get("rejects", {})) for _, s in stats), Counter())

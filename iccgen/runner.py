@@ -1,6 +1,6 @@
 """The job driver: plan units, skip committed ones, run the rest on UnitWorker actors.
 
-The driver writes nothing but `OUT/_job.json` and the cache of committed row counts
+The driver writes nothing but `OUT/_job.json` and the cache of committed row counts and stats
 (`OUT/_work/_index/`, see `shard_index`); every shard is committed by the worker that made it.
 Killing the driver (Ctrl-C or SIGKILL) loses at most the units in flight: rerunning the same
 command skips what is committed and sweeps the temporaries a killed writer left.
@@ -25,7 +25,7 @@ from iccgen.journal import recover
 from iccgen.journal_store import JournalStore
 from iccgen.lease import Lease
 from iccgen.model import check_context
-from iccgen.shard_index import committed_rows
+from iccgen.shard_index import committed_totals
 from iccgen.stage import StageResult
 from iccgen.store import ShardStore, refuse_output, require_atomic
 from iccgen.unit import Pipeline, UnitSpec
@@ -156,10 +156,12 @@ def run_stage(
     job = store.read_job() or {}
     job.setdefault("planned", {})[pipeline.name] = len(specs)
     store.write_job(job)
-    done = committed_rows(store, pipeline.name)  # one listing, not a footer per unit
+    done = committed_totals(store, pipeline.name)  # one listing, not a footer per unit
     todo = [s for s in specs if s.unit not in done]
     result = StageResult(pipeline.name, planned=len(specs), skipped=len(specs) - len(todo))
-    result.rows = sum(done[s.unit] for s in specs if s.unit in done)
+    for spec in specs:  # a resumed unit counts in the summary as it does in `iccgen status`
+        if spec.unit in done:
+            result.count(*done[spec.unit])
     total = sum(s.items for s in specs)
     with progress_bar(console) as progress:
         task = progress.add_task(pipeline.name, total=total, units="", rejects=0)

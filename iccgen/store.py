@@ -265,11 +265,13 @@ class ShardStore:
                           "regenerate it")
 
     def stats(self, pipeline: str, unit: int) -> dict[str, Any]:
-        meta = self._parquet(pipeline, unit).schema_arrow.metadata or {}
-        return json.loads(meta.get(STATS_KEY, b"{}"))
+        return self.footer(pipeline, unit)[1]
 
-    def num_rows(self, pipeline: str, unit: int) -> int:
-        return self._parquet(pipeline, unit).metadata.num_rows
+    def footer(self, pipeline: str, unit: int) -> tuple[int, dict[str, Any]]:
+        """The shard's row count and stats, from one read of its footer."""
+        parquet = self._parquet(pipeline, unit)
+        meta = parquet.schema_arrow.metadata or {}
+        return parquet.metadata.num_rows, json.loads(meta.get(STATS_KEY, b"{}"))
 
     def read_unit(self, pipeline: str, unit: int, columns: list[str] | None = None) -> pa.Table:
         try:

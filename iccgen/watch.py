@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from iccgen.report import open_job, print_status
+from iccgen.report import all_committed, open_job, print_status
 
 
 def status_text(out: str, width: int) -> Text:
@@ -22,9 +22,7 @@ def status_text(out: str, width: int) -> Text:
 def finished(out: str) -> bool:
     """Every pipeline of the job planned, and all its planned units committed."""
     store, job = open_job(out)
-    planned = job.get("planned", {})
-    return all(p in planned and len(store.committed_units(p)) >= planned[p]
-               for p in job.get("pipelines", []))
+    return all_committed(store, job, job.get("pipelines", []))
 
 
 def watch(out: str, console: Console, every_s: float = 2.0) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from iccgen import location
 from iccgen.errors import InputError
@@ -38,6 +38,13 @@ class SeedRef:
     uri: str
     row_group: int = -1  # -1: the file is an image; otherwise a Parquet row's location
     index: int = 0
+
+    @property
+    def where(self) -> str:
+        """What a user searches for to find this seed: its file, and for a table the row."""
+        if self.row_group < 0:
+            return self.uri
+        return f"{self.uri} row {self.source_id.rpartition('#')[2]}"
 
 
 @dataclass(frozen=True)
@@ -154,7 +161,7 @@ def _to_model_png(im: Image.Image) -> bytes:
 def decode_seed(data: bytes) -> tuple[bytes, int, int] | Rejected:
     """Validate encoded image bytes; (model PNG, original width, height) or the reject reason."""
     if not data:
-        return Rejected("seed:empty")
+        return Rejected("seed:empty", "0 bytes")
     if len(data) > MAX_SEED_BYTES:
         return Rejected("seed:too_large", f"{len(data)} bytes")
     try:
@@ -170,16 +177,17 @@ def decode_seed(data: bytes) -> tuple[bytes, int, int] | Rejected:
                 return _to_model_png(im), w, h
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         return Rejected("seed:too_large", str(e))
+    except UnidentifiedImageError:  # its message holds the repr of our BytesIO: no use to a user
+        return Rejected("seed:corrupt", "not an image format PIL can read")
     except (OSError, ValueError, SyntaxError) as e:  # PIL's ways of saying "not an image"
         return Rejected("seed:corrupt", f"{type(e).__name__}: {e}")
 
 
 def load_seed(ref: SeedRef, column: str) -> Seed | Rejected:
+    """The seed, or a reject whose detail names the seed (among thousands, the user needs the file)."""
     data = _read_bytes(ref, column)
-    if isinstance(data, Rejected):
-        return data
-    decoded = decode_seed(data)
+    decoded = data if isinstance(data, Rejected) else decode_seed(data)
     if isinstance(decoded, Rejected):
-        return decoded
+        return Rejected(decoded.reason, f"{ref.where}: {decoded.detail}")
     png, w, h = decoded
     return Seed(ref, png, w, h)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import sys
 
 import pytest
 from rich.console import Console
 
+from iccgen.cli import main
+from iccgen.errors import OutputError
+from iccgen.readers import open_dataset
 from iccgen.report import check_of, print_status, quality
 from iccgen.schema import Triplet, to_table
 from iccgen.store import ShardStore
@@ -77,3 +81,61 @@ def test_the_quality_table_fits_an_80_column_terminal(tmp_path):
 def test_reasons_map_to_their_check():
     assert [check_of(r) for r in ("exec:timeout", "blank_image", "ungrounded", "dissimilar")] == [
         "exec", "image", "grounding", "dissimilar"]
+
+
+def _error(capsys) -> str:
+    """What the command printed to stderr, unwrapped (rich breaks long lines at spaces)."""
+    return " ".join(capsys.readouterr().err.split())
+
+
+def _inspect(out: str, pipeline: str | None) -> int:
+    return main(["inspect", out] + (["--pipeline", pipeline] if pipeline else []))
+
+
+def _gallery(out: str, pipeline: str | None) -> int:
+    return main(["inspect", out, "--html", f"{out}/gallery"] + (["--pipeline", pipeline] if pipeline else []))
+
+
+def _open(out: str, pipeline: str | None) -> int:
+    try:
+        open_dataset(out, [pipeline] if pipeline else None)
+    except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    return 0
+
+
+def _empty_job(out, planned: int, committed: int) -> None:
+    store = ShardStore(str(out))
+    store.write_job({"fingerprint": "f", "pipelines": ["solid"], "planned": {"solid": planned}})
+    for unit in range(committed):
+        store.commit("solid", unit, to_table([]), {"kept": 0, "shortfall": 1,
+                                                   "rejects": {"blank_image": 1}})
+
+
+@pytest.mark.parametrize("view", [_inspect, _gallery, _open])
+@pytest.mark.parametrize("pipeline, says", [
+    ("solidd", "there is no pipeline 'solidd' (iccgen's pipelines: solid, diversity, reproduce); "
+               "this job's: solid"),
+    ("reproduce", "this job did not run reproduce; its pipelines: solid"),
+], ids=["typo", "not_in_the_job"])
+def test_a_pipeline_not_in_the_job_is_named_as_such(tmp_path, capsys, view, pipeline, says):
+    _job(tmp_path)
+    assert view(str(tmp_path), pipeline) == OutputError.exit_code
+    assert says in _error(capsys)
+
+
+@pytest.mark.parametrize("view", [_inspect, _gallery])
+def test_a_finished_job_without_rows_says_so(tmp_path, capsys, view):
+    _empty_job(tmp_path, planned=2, committed=2)
+    assert view(str(tmp_path), None) == OutputError.exit_code
+    text = _error(capsys)
+    assert "the job finished and kept no rows in solid" in text and "yet" not in text
+    assert f"iccgen inspect {tmp_path} --rejects" in text
+
+
+@pytest.mark.parametrize("view", [_inspect, _gallery, _open])
+def test_no_rows_yet_only_while_the_job_is_unfinished(tmp_path, capsys, view):
+    _empty_job(tmp_path, planned=2, committed=0)
+    assert view(str(tmp_path), None) == OutputError.exit_code
+    assert "no committed rows yet in solid" in _error(capsys)

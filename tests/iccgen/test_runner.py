@@ -1,5 +1,6 @@
 """End to end through real Ray, real Parquet files and the real sandbox."""
 
+import io
 import json
 import os
 import subprocess
@@ -13,14 +14,19 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 from jobs import ICCGEN, kill_when, run_cli
+from rich.console import Console
 
 from iccgen.cli import main
 from iccgen.config import load_config
 from iccgen.errors import InputError, JobMismatchError
 from iccgen.hashing import hamming, phash_png
 from iccgen.lease import LEASE_FILE
-from iccgen.runner import run_job
+from iccgen.display import summarise
+from iccgen.report import print_status
+from iccgen.runner import run_job, run_stage
+from iccgen.schema import Triplet, to_table
 from iccgen.store import ShardStore
+from iccgen.unit import UnitSpec
 from sandbox import Sandbox
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.toml"
@@ -104,6 +110,38 @@ def test_rerun_of_finished_job_changes_nothing(small_job):
     # the resume's row-count cache is not among what the readers' glob sees
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/*.parquet")} == before
     assert {p.parent.name for p in before} == {"solid", "diversity"}
+
+
+def test_a_rerun_summarises_the_committed_units_as_status_does(tmp_path):
+    store = ShardStore(str(tmp_path))
+    store.write_job({"fingerprint": "f", "pipelines": ["reproduce"]})
+    row = Triplet(id="reproduce-0", pipeline="reproduce", png=b"png", caption="c", code="x",
+                  phash=0, width=1, height=1, unit=1, item=0)
+    store.commit("reproduce", 0, to_table([]),
+                 {"kept": 0, "shortfall": 1, "rejects": {"seed:corrupt": 1}})
+    store.commit("reproduce", 1, to_table([row]),
+                 {"kept": 1, "shortfall": 1, "rejects": {"seed:corrupt": 1, "dissimilar": 2}})
+
+    class Planned:  # a pipeline whose every unit an earlier run committed
+        name = "reproduce"
+
+        def plan(self, store):
+            return [UnitSpec("reproduce", u, 1, 0) for u in (0, 1)]
+
+    class NothingToDo:
+        def run(self, pipeline, todo, result, bar):
+            assert todo == []
+
+    quiet = Console(file=io.StringIO())
+    result = run_stage(Planned(), store, NothingToDo(), quiet)
+    assert (result.skipped, result.committed, result.rows, result.shortfall) == (2, 0, 1, 2)
+    assert result.rejects == {"seed:corrupt": 2, "dissimilar": 2}
+    summary, status = Console(file=io.StringIO(), width=200), Console(file=io.StringIO(), width=200)
+    summarise([result], store.uri, summary, 1.0)
+    print_status(store.uri, status)
+    assert "2/2 (2 resumed)" in summary.file.getvalue()
+    assert "seed:corrupt 2, dissimilar 2" in summary.file.getvalue()
+    assert "rejects by reason, reproduce: seed:corrupt 2, dissimilar 2" in status.file.getvalue()
 
 
 @pytest.mark.parametrize(

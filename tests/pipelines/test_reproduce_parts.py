@@ -92,6 +92,33 @@ def test_bad_seed_images_are_rejected_with_a_reason(data, reason):
     assert isinstance(result, Rejected) and result.reason == reason
 
 
+@pytest.mark.parametrize("data, reason", [
+    (b"", "seed:empty"),
+    (b"<html>not an image</html>", "seed:corrupt"),
+    (png((10, 10), shapes=False), "seed:too_small"),
+], ids=["empty", "corrupt", "too_small"])
+def test_a_seed_reject_names_the_seed_file(tmp_path, data, reason):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "bad.png").write_bytes(data)
+    (ref,) = list_seeds(str(tmp_path), "image")
+    result = load_seed(ref, "image")
+    assert isinstance(result, Rejected) and result.reason == reason
+    assert result.detail.startswith(f"{tmp_path / 'sub' / 'bad.png'}: ") and result.detail[-1] != " "
+    assert " object at 0x" not in result.detail
+
+
+def test_a_seed_reject_names_the_table_and_row(tmp_path):
+    table = pa.table({"image": [png(), b"not an image", png((10, 10), shapes=False)]})
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=2)
+    refs = list_seeds(str(tmp_path), "image")
+    assert not isinstance(load_seed(refs[0], "image"), Rejected)
+    corrupt, tiny = load_seed(refs[1], "image"), load_seed(refs[2], "image")
+    assert corrupt.reason == "seed:corrupt" and tiny.reason == "seed:too_small"
+    assert corrupt.detail.startswith(f"{tmp_path / 't.parquet'} row 1: ")
+    assert tiny.detail == f"{tmp_path / 't.parquet'} row 2: 10x10 pixels"
+    assert " object at 0x" not in corrupt.detail
+
+
 def test_truncated_image_is_corrupt():
     data = png((400, 400))
     assert decode_seed(data[: len(data) // 2]).reason == "seed:corrupt"
