@@ -110,7 +110,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     rows = sum(r.rows for r in results)
     prog = _prog()
     console.print(
-        f"[green]done[/green]: {rows} triplets in {job.out}\n"
+        f"[green]done[/green]: {rows} triplet{'' if rows == 1 else 's'} in {job.out}\n"
         f"  look at them:  {prog} inspect {job.out} --n 5\n"
         f"  rejects:       {prog} inspect {job.out} --rejects\n"
         f"  gallery:       {prog} inspect {job.out} --html gallery\n"
