@@ -37,7 +37,7 @@ from workers.node_check import check_nodes, check_output
 def _never_planned(store: ShardStore, existing: dict[str, Any]) -> bool:
     """A job recorded by a start that stopped before planning any unit: no shard can be its."""
     return existing.get("planned") == {} and not any(
-        store.committed_units(p) for p in existing.get("pipelines", []) if isinstance(p, str))
+        store.committed_units(p) for p in store.pipelines())
 
 
 def prepare_output(store: ShardStore, job: JobConfig) -> dict[str, Any]:
