@@ -56,8 +56,9 @@ def resolve(path: str, refuse: Refuse) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), os.path.abspath(path)
     scheme, rest = path.split("://", 1)
     path = f"{scheme.lower()}://{rest}"  # pyarrow knows `s3`, not `S3`
-    if scheme.lower() not in ("file", "local", "mock") and not urlsplit(path).netloc:
-        raise refuse(f"{path} names no bucket or host: write {scheme.lower()}://BUCKET/PREFIX")
+    # An object store needs a bucket (hdfs:/// is fine: the default namenode).
+    if scheme.lower() in ("s3", "gs", "gcs") and not urlsplit(path).netloc:
+        raise refuse(f"{path} names no bucket: write {scheme.lower()}://BUCKET/PREFIX")
     if "#" in rest:  # pyarrow drops a fragment: `gs://b/run#1` would be written to b/run
         raise refuse(f"'#' starts a URI's fragment, which is dropped ({path.split('#')[0]} would be "
                      "used); choose a name without '#'")
