@@ -30,6 +30,15 @@ def reproduce_job(tmp_path, folder):
                        model={"base_urls": ["http://127.0.0.1:9/v1"]})
 
 
+def planned(store, job) -> dict:
+    """The job recorded and its units planned, as a run does before its first unit: a record
+    that planned nothing is started over, not checked."""
+    record = prepare_output(store, job)
+    record["planned"] = {name: 1 for name in job.pipelines}
+    store.write_job(record)
+    return record
+
+
 def refusal(store, job) -> str:
     with pytest.raises(InputsChanged) as err:
         prepare_output(store, job)
@@ -52,7 +61,7 @@ def test_added_removed_and_changed_seeds_are_refused_by_name(tmp_path):
     folder = seeds(tmp_path / "seeds", ["a.png", "b.png", "c.png"])
     job = reproduce_job(tmp_path, folder)
     store = ShardStore(job.out)
-    prepare_output(store, job)
+    planned(store, job)
     seeds(folder, ["d.png"])
     (folder / "a.png").unlink()
     (folder / "b.png").write_bytes(b"other bytes")
@@ -80,7 +89,7 @@ def test_source_job_changes_are_refused(tmp_path):
     parent = source_job(tmp_path / "parent", "f1", [0, 1])
     job = load_config(pipelines=["diversity"], out=str(tmp_path / "out"), diversity={"from": parent.uri})
     store = ShardStore(job.out)
-    assert prepare_output(store, job)["inputs"]["diversity.from"] == {"job": "f1", "units": {"solid": [0, 1]}}
+    assert planned(store, job)["inputs"]["diversity.from"] == {"job": "f1", "units": {"solid": [0, 1]}}
     parent.commit("solid", 2, pa.table({"id": ["solid-2"]}), {})
     assert "diversity.from: the source job's solid shards: 1 added (part-00002)" in refusal(store, job)
     parent.write_job({"fingerprint": "f2"})
