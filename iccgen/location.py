@@ -33,6 +33,11 @@ def is_uri(path: str) -> bool:
     return "://" in path
 
 
+def scheme(path: str) -> str:
+    """The scheme of a URI, lowercased; "file" for a local path."""
+    return path.split("://", 1)[0].lower() if is_uri(path) else "file"
+
+
 def check_scheme(path: str, refuse: Refuse) -> None:
     """Refuse a path whose first component is a known scheme and ':' without the '//'."""
     m = _SCHEME.match(path)

@@ -59,8 +59,7 @@ def unreadable(path: str, e: OSError) -> OutputError:
 
 def commit_mode(uri: str) -> CommitMode:
     """How a shard is made visible all at once on `uri`'s filesystem, if it can be."""
-    scheme = uri.split("://", 1)[0].lower() if location.is_uri(uri) else "file"
-    return _COMMIT_MODES.get(scheme, "nonatomic")
+    return _COMMIT_MODES.get(location.scheme(uri), "nonatomic")
 
 
 def require_atomic(uri: str, allow_nonatomic: bool) -> None:
@@ -68,7 +67,7 @@ def require_atomic(uri: str, allow_nonatomic: bool) -> None:
     risk. It needs no connection: opening hdfs:// would load a JVM and print its errors first."""
     if commit_mode(uri) == "nonatomic" and not allow_nonatomic:
         raise NonAtomicOutput(
-            f"{uri}: a {uri.split('://', 1)[0].lower()}:// filesystem does not make a written "
+            f"{uri}: a {location.scheme(uri)}:// filesystem does not make a written "
             "file visible all at once, so a killed writer could leave a partial shard that looks "
             "committed; write to a local folder, s3:// or gs:// instead, or set "
             "`allow_nonatomic = true` under [output] to accept that (it is recorded in _job.json)"
