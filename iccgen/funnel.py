@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from iccgen.report import open_job, quality
+from iccgen.report import open_job, quality, select_pipelines
 
 # (stage, predicate on a reject reason): a candidate that passes a stage goes on to the next.
 STAGES: list[tuple[str, tuple[str, ...]]] = [
@@ -99,7 +99,7 @@ def funnel(stats: list[dict[str, Any]], pipeline: str) -> Funnel:
 def funnels(out: str) -> list[Funnel]:
     store, job = open_job(out)
     found = []
-    for p in job.get("pipelines", store.pipelines()):
+    for p in select_pipelines(out, store, job, None):
         f = funnel([s for _, s in store.iter_stats(p)], p)
         q = quality(store, p)
         f.captions = {"graded": q.graded, "ungraded": q.ungraded, "median_words": q.median_words,

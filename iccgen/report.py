@@ -35,7 +35,7 @@ def open_job(out: str) -> tuple[ShardStore, dict]:
 def select_pipelines(out: str, store: ShardStore, job: dict, wanted: list[str] | None) -> list[str]:
     """The pipelines asked for, or all the job's; a name the job does not have is an OutputError,
     so a typo is not reported as an empty pipeline."""
-    ours = job.get("pipelines", store.pipelines())
+    ours = job["pipelines"] if "pipelines" in job else store.pipelines()  # no listing when recorded
     for name in wanted or []:
         if name in ours:
             continue
@@ -67,7 +67,7 @@ def print_status(out: str, console: Console) -> None:
     table = Table(title=f"{out}  (job {job['fingerprint']}, created {job.get('created', '?')})")
     for col in ("pipeline", "units done", "pending", "in progress", "rows", "attempts", "shortfall"):
         table.add_column(col)
-    pipelines = job.get("pipelines", store.pipelines())
+    pipelines = select_pipelines(out, store, job, None)
     rejects: dict[str, Counter[str]] = {}
     for pipeline in pipelines:
         stats = [s for _, s in store.iter_stats(pipeline)]
